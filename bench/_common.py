@@ -1,0 +1,61 @@
+"""Shared set-up for the benchmarks: a fresh store, a registry with a benchmark connector."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from flowforge.connectors import Connector, Context, Registry
+from flowforge.connectors import flow as flow_connector
+from flowforge.store import ExecutionStore, open_store
+
+bench = Connector("bench", name="Benchmark")
+
+
+def fibo(n: int) -> int:
+    return n if n < 2 else fibo(n - 1) + fibo(n - 2)
+
+
+class FiboParams(BaseModel):
+    n: int = 10
+
+
+@bench.action("fibo", input=FiboParams)
+def fibo_action(params: FiboParams, ctx: Context) -> Any:
+    """Naive recursive fibo(n), the orchestration benchmarks' standard unit of work."""
+    return fibo(params.n)
+
+
+REGISTRY = Registry([flow_connector.connector, bench])
+
+
+def arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--db", help="database URL (default: SQLite in a temporary folder)")
+    parser.add_argument("--repeat", type=int, default=5, help="measured repetitions")
+    return parser.parse_args()
+
+
+@contextmanager
+def fresh_store(url: str | None) -> Iterator[ExecutionStore]:
+    with tempfile.TemporaryDirectory(prefix="flowforge-bench-") as home:
+        store = open_store(url or f"sqlite:///{Path(home) / 'bench.db'}", Path(home))
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def summary(samples: list[float], unit: str = "ms", scale: float = 1000.0) -> str:
+    values = sorted(s * scale for s in samples)
+    return (
+        f"median {statistics.median(values):.1f} {unit}, best {values[0]:.1f} {unit}, "
+        f"worst {values[-1]:.1f} {unit} over {len(values)} runs"
+    )

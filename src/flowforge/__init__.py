@@ -1,0 +1,10 @@
+"""FlowForge: self-hosted, local-first workflow automation and orchestration."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("flowforge")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,5 @@
+"""``python -m flowforge`` runs the command line."""
+
+from flowforge.cli import main
+
+main()

@@ -1,0 +1,24 @@
+"""Settings from the environment (``FLOWFORGE_*``); CLI flags override them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where FlowForge keeps its data and how the local engine behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWFORGE_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".flowforge")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in home if unset")
+    lease_ttl_s: float = Field(30.0, gt=0, description="How long a run's lease lasts unrenewed")
+
+    def database(self, override: str | None = None) -> str:
+        """The database URL to use: the flag, the setting, or SQLite in the data folder."""
+        return override or self.database_url or f"sqlite:///{self.home / 'flowforge.db'}"

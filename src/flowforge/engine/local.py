@@ -1,0 +1,780 @@
+"""The local driver: runs workflows on asyncio, durably, in this process.
+
+It feeds the pure scheduler (``plan.step``) events and carries out its commands: it runs steps
+(retries with backoff and jitter, timeouts, blocking code in threads), journals a frame at every
+ingress and egress, holds a lease on every run it drives and resumes runs whose owner died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+from flowforge.connectors.sdk import Action, ActionError, Context, Emit, Park, Registry, _current
+from flowforge.engine import expr, plan
+from flowforge.engine.frames import (
+    TERMINAL_EXECUTION_STATUSES,
+    ExecutionFrame,
+    ExecutionRecord,
+    ExecutionStatus,
+    ExecutionUpdate,
+    FrameStatus,
+)
+from flowforge.engine.journal import Journal
+from flowforge.engine.validate import check
+from flowforge.errors import DefinitionError, FlowForgeError
+from flowforge.model import MAIN_PORT, Workflow, format_location, load_workflow
+from flowforge.store import ExecutionStore, NotFound
+
+__all__ = ["MAX_SUBWORKFLOW_DEPTH", "ExecutionResult", "LocalEngine", "owner_gone"]
+
+log = logging.getLogger("flowforge.engine")
+
+MAX_SUBWORKFLOW_DEPTH = 16
+_HOST = socket.gethostname()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def owner_gone(owner: str) -> bool:
+    """True when a lease owner is a process on this host that no longer exists."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """How a run ended."""
+
+    execution_id: str
+    status: ExecutionStatus
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == ExecutionStatus.COMPLETED
+
+
+class _StepFailure(Exception):
+    def __init__(self, message: str, type: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.message, self.type, self.retryable = message, type, retryable
+
+
+class _Run:
+    """One execution driven by this engine."""
+
+    def __init__(
+        self,
+        engine: LocalEngine,
+        record: ExecutionRecord,
+        graph: plan.Graph,
+        token: int,
+        seq: int = 0,
+    ) -> None:
+        self.engine = engine
+        self.record = record
+        self.graph = graph
+        self.token = token
+        self.seq = seq
+        self.state = plan.new_state(graph)
+        self.tasks: dict[tuple[str, int | None], asyncio.Task[None]] = {}
+        self.parked: dict[tuple[str, int | None], datetime] = {}
+        self.history: dict[tuple[str, int | None], tuple[int, int]] = {}  # attempt, failures
+        self.waiting: dict[tuple[str, int | None], ExecutionFrame] = {}
+        self.done: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
+        self.finishing = False
+        self.abandoned = False
+        self.finisher: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    # -- journal
+
+    def frame(self, node: str, status: FrameStatus, **fields: Any) -> ExecutionFrame:
+        self.seq += 1
+        frame = ExecutionFrame(
+            self.id, self.seq, node, status, fields.pop("started_at", None) or _now(), **fields
+        )
+        self.engine.journal.append(self.id, self.token, frame)
+        for listener in self.engine.listeners:
+            listener(frame)
+        return frame
+
+    def update(self, update: ExecutionUpdate) -> None:
+        self.engine.journal.append(self.id, self.token, update=update)
+
+    # -- scheduler
+
+    def apply(self, event: plan.Event) -> None:
+        try:
+            self.state, commands = plan.step(self.graph, self.state, event)
+        except Exception as exc:  # a scheduler fault: the state may be half changed; stop here
+            log.exception("execution %s: scheduler error on %r", self.id, event)
+            if self.finishing:
+                return
+            error = {
+                "message": f"internal error: {type(exc).__name__}: {exc}",
+                "type": "InternalError",
+            }
+            commands = [plan.FinishRun(ExecutionStatus.FAILED, error=error)]
+        self.execute(commands)
+
+    def execute(self, commands: list[plan.Command]) -> None:
+        for command in commands:
+            if isinstance(command, plan.RunNode):
+                key = (command.node, command.item)
+                self.tasks[key] = asyncio.create_task(self.step(command), name=f"{self.id}:{key}")
+            elif isinstance(command, plan.SkipNode):
+                self.frame(command.node, FrameStatus.SKIPPED)
+            elif isinstance(command, plan.StopNode):
+                for key, task in self.tasks.items():
+                    if key[0] == command.node:
+                        task.cancel()
+            elif isinstance(command, plan.FinishRun):
+                self.finishing = True
+                self.finisher = asyncio.create_task(self.finish(command), name=f"{self.id}:finish")
+
+    async def finish(self, command: plan.FinishRun) -> None:
+        current = asyncio.current_task()
+        running = [t for t in self.tasks.values() if t is not current and not t.done()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        now = _now()
+        self.update(
+            {
+                "status": command.status,
+                "result": command.result,
+                "error": command.error,
+                "finished_at": now,
+                "wake_at": None,
+            }
+        )
+        await self.engine.journal.flush()
+        self.engine.forget(self)
+        await self.engine.journal.call(self.engine.store.release_lease, self.id, self.token)
+        if not self.done.done():
+            self.done.set_result(
+                ExecutionResult(self.id, command.status, command.result, command.error)
+            )
+        self.engine.metrics_finished(command.status)
+
+    def abandon(self, reason: str) -> None:
+        """Stop driving this run without recording an outcome: it is no longer ours."""
+        self.finishing = self.abandoned = True
+        for task in self.tasks.values():
+            task.cancel()
+        self.engine.forget(self)
+        if not self.done.done():
+            self.done.set_exception(FlowForgeError(f"execution {self.id}: {reason}"))
+            self.done.exception()  # retrieved: nobody may be waiting for this run
+
+    # -- steps
+
+    async def step(self, command: plan.RunNode) -> None:
+        key = (command.node, command.item)
+        try:
+            await self._step(command)
+        except asyncio.CancelledError:
+            if not self.abandoned:  # stopped by the run itself, not handed over to another owner
+                attempt = self.history.get(key, (0, 0))[0]
+                self.frame(command.node, FrameStatus.CANCELLED, attempt=attempt, item=command.item)
+        except Exception as exc:  # a fault of the engine itself: fail the node, never hang the run
+            log.exception("execution %s: node %s: internal error", self.id, command.node)
+            attempt = self.history.get(key, (0, 0))[0]
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            error = {"message": message, "type": "InternalError"}
+            self.frame(
+                command.node, FrameStatus.FAILED, attempt=attempt, item=command.item, error=error
+            )
+            self.apply(
+                plan.NodeFailed(command.node, message, "InternalError", attempt, command.item)
+            )
+        finally:
+            self.tasks.pop(key, None)
+            self.parked.pop(key, None)
+
+    async def _step(self, command: plan.RunNode) -> None:
+        key = (command.node, command.item)
+        node = self.graph.nodes[self.graph.index[command.node]]
+        action = self.engine.registry.get(node.type)
+        assert action is not None  # the graph was checked against this registry
+        waiting = self.waiting.pop(key, None)
+        if waiting is not None and waiting.wake_at is not None:  # parked before a restart
+            await self.park(command, waiting.attempt, waiting.wake_at, waiting.output)
+            return
+        attempt, failures = self.history.get(key, (0, 0))
+        policy = node.retry
+        max_attempts = policy.max_attempts if policy else 1
+        while True:
+            attempt += 1
+            self.history[key] = (attempt, failures)
+            started = _now()
+            self.frame(
+                command.node,
+                FrameStatus.STARTED,
+                started_at=started,
+                attempt=attempt,
+                item=command.item,
+                input=command.input,
+            )
+            try:
+                result = await self.call(
+                    action, node.params, node.timeout_s, command, attempt, started
+                )
+            except _StepFailure as failure:
+                failures += 1
+                self.history[key] = (attempt, failures)
+                error = {"message": failure.message, "type": failure.type}
+                ended = _now()
+                timing = {
+                    "ended_at": ended,
+                    "duration_ms": (ended - started).total_seconds() * 1000,
+                }
+                if failure.retryable and failures < max_attempts and policy is not None:
+                    self.frame(
+                        command.node,
+                        FrameStatus.RETRYING,
+                        started_at=started,
+                        attempt=attempt,
+                        item=command.item,
+                        error=error,
+                        **timing,
+                    )
+                    await asyncio.sleep(policy.delay(failures, self.engine.rand.random()))
+                    continue
+                self.frame(
+                    command.node,
+                    FrameStatus.FAILED,
+                    started_at=started,
+                    attempt=attempt,
+                    item=command.item,
+                    error=error,
+                    **timing,
+                )
+                self.apply(
+                    plan.NodeFailed(
+                        command.node, failure.message, failure.type, attempt, command.item
+                    )
+                )
+                return
+            if isinstance(result, Park):
+                await self.park(command, attempt, result.until, result.output, started)
+                return
+            port = MAIN_PORT
+            if isinstance(result, Emit):
+                result, port = result.output, result.port
+            ended = _now()
+            self.frame(
+                command.node,
+                FrameStatus.COMPLETED,
+                started_at=started,
+                attempt=attempt,
+                item=command.item,
+                port=port,
+                output=result,
+                ended_at=ended,
+                duration_ms=(ended - started).total_seconds() * 1000,
+            )
+            self.apply(plan.NodeSucceeded(command.node, result, port, command.item))
+            return
+
+    async def call(
+        self,
+        action: Action,
+        params: Mapping[str, Any],
+        timeout_s: float | None,
+        command: plan.RunNode,
+        attempt: int,
+        started: datetime,
+    ) -> Any:
+        """Render the parameters, validate them and run the handler once."""
+        scope = dict(command.scope)
+        scope["execution"] = {**self.state.execution, "attempt": attempt}
+        try:
+            rendered = expr.render(params, scope)
+            model = action.input_model.model_validate(rendered)
+        except expr.ExpressionError as exc:
+            raise _StepFailure(str(exc), "ExpressionError", retryable=False) from None
+        except ValidationError as exc:
+            details = "; ".join(
+                f"params.{format_location(tuple(e['loc']))}: {e['msg']}"
+                if e["loc"]
+                else f"params: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            raise _StepFailure(details, "ValidationError", retryable=False) from None
+        ctx = Context(
+            execution_id=self.id,
+            workflow_name=self.record.workflow_name,
+            node_id=command.node,
+            node_type=action.type,
+            attempt=attempt,
+            started_at=started,
+            input=command.input,
+            inputs=command.inputs,
+            trigger=self.state.trigger,
+            item=scope.get("item"),
+            index=command.item,
+            runtime=self.engine,
+        )
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await self.engine.invoke(action, model, ctx)
+        except TimeoutError:
+            raise _StepFailure(
+                f"timed out after {timeout_s} s", "TimeoutError", retryable=True
+            ) from None
+        except ActionError as exc:
+            raise _StepFailure(str(exc), exc.type, exc.retryable) from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise _StepFailure(
+                str(exc) or type(exc).__name__, type(exc).__name__, retryable=True
+            ) from None
+        if isinstance(result, Park | Emit) or action.inline:
+            return result
+        return _jsonable(result)
+
+    async def park(
+        self,
+        command: plan.RunNode,
+        attempt: int,
+        until: datetime,
+        output: Any,
+        started: datetime | None = None,
+    ) -> None:
+        key = (command.node, command.item)
+        if started is not None:  # parking now, not resuming a park
+            self.frame(
+                command.node,
+                FrameStatus.WAITING,
+                started_at=started,
+                attempt=attempt,
+                item=command.item,
+                output=output,
+                wake_at=until,
+            )
+        self.parked[key] = until
+        self._sync_waiting()
+        delay = (until - _now()).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.parked.pop(key, None)
+        self._sync_waiting()
+        ended = _now()
+        self.frame(
+            command.node,
+            FrameStatus.COMPLETED,
+            started_at=started or ended,
+            attempt=attempt,
+            item=command.item,
+            port=MAIN_PORT,
+            output=output,
+            ended_at=ended,
+        )
+        self.apply(plan.NodeSucceeded(command.node, output, MAIN_PORT, command.item))
+
+    def _sync_waiting(self) -> None:
+        """WAITING while every live step is parked; RUNNING otherwise."""
+        live = [k for k, t in self.tasks.items() if not t.done()]
+        all_parked = bool(live) and all(k in self.parked for k in live)
+        status = ExecutionStatus.WAITING if all_parked else ExecutionStatus.RUNNING
+        if status != self.record.status and not self.finishing:
+            self.record.status = status
+            wake = min(self.parked.values()) if all_parked else None
+            self.update({"status": status, "wake_at": wake})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        return to_jsonable_python(value)
+    except (PydanticSerializationError, ValueError, TypeError) as exc:
+        raise _StepFailure(
+            f"the output is not JSON data: {exc}", "OutputError", retryable=False
+        ) from None
+
+
+class LocalEngine:
+    """Drives runs on this process's event loop. Use as ``async with LocalEngine(store) as e``."""
+
+    def __init__(
+        self,
+        store: ExecutionStore,
+        registry: Registry,
+        *,
+        lease_ttl_s: float = 30.0,
+        max_threads: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.lease_ttl = timedelta(seconds=lease_ttl_s)
+        self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.rand = random.Random(seed)
+        self.listeners: list[Callable[[ExecutionFrame], None]] = []
+        self.counts: dict[str, int] = {}
+        self._runs: dict[str, _Run] = {}
+        self._threads = ThreadPoolExecutor(
+            max_workers=max_threads, thread_name_prefix="flowforge-step"
+        )
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.journal = Journal(store, self._on_write_failure)
+
+    async def __aenter__(self) -> LocalEngine:
+        self._heartbeat = asyncio.create_task(self._beat(), name="flowforge-heartbeat")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop: running steps are cancelled, frames flushed, leases released for takeover."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        runs = list(self._runs.values())
+        for run in runs:
+            run.abandon("the engine stopped")
+            for task in list(run.tasks.values()):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self.journal.flush()
+        for run in runs:
+            await self.journal.call(self.store.release_lease, run.id, run.token)
+        self.journal.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    # -- public API
+
+    async def submit(
+        self,
+        workflow: Workflow,
+        input: Any = None,
+        *,
+        source_path: str | None = None,
+        parent: tuple[str, str, int] | None = None,
+    ) -> str:
+        """Start a run and give its id at once; the run is durable when this returns."""
+        graph = check(workflow, self.registry, source_path)
+        input = _jsonable_input(input)
+        version_id = await self.journal.call(self.store.put_workflow_version, workflow)
+        now = _now()
+        record = ExecutionRecord(
+            id=str(uuid.uuid4()),
+            workflow_version_id=version_id,
+            workflow_name=workflow.name,
+            status=ExecutionStatus.RUNNING,
+            created_at=now,
+            started_at=now,
+            input=input,
+            source_path=source_path,
+            parent_id=parent[0] if parent else None,
+            parent_node_id=parent[1] if parent else None,
+            depth=parent[2] if parent else 0,
+            lease_owner=self.owner,
+            lease_expires_at=now + self.lease_ttl,
+            lease_token=1,
+        )
+        await self.journal.call(self.store.create_execution, record)
+        run = _Run(self, record, graph, token=1)
+        self._runs[record.id] = run
+        self.counts["started"] = self.counts.get("started", 0) + 1
+        run.apply(plan.Start(input, _execution_info(record)))
+        return record.id
+
+    async def run(
+        self, workflow: Workflow, input: Any = None, *, source_path: str | None = None
+    ) -> ExecutionResult:
+        """Run a workflow to its end and give the outcome."""
+        return await self.wait(await self.submit(workflow, input, source_path=source_path))
+
+    async def wait(self, execution_id: str) -> ExecutionResult:
+        """The outcome of a run, once it has one (driven here, or already finished)."""
+        run = self._runs.get(execution_id)
+        if run is not None:
+            return await asyncio.shield(run.done)
+        record = await self.journal.call(self.store.get_execution, execution_id)
+        if record.status not in TERMINAL_EXECUTION_STATUSES:
+            raise FlowForgeError(f"execution {execution_id} is {record.status} and not driven here")
+        return ExecutionResult(record.id, record.status, record.result, record.error)
+
+    async def cancel(self, execution_id: str, reason: str = "cancelled by request") -> None:
+        """Cancel a run driven here now, or ask its owner to through the store."""
+        run = self._runs.get(execution_id)
+        if run is not None:
+            run.apply(plan.Cancel(reason))
+            return
+        await self.journal.call(self.store.request_cancel, execution_id)
+
+    async def resume(self, execution_id: str) -> bool:
+        """Take over an unfinished run whose owner is gone; False if someone else holds it."""
+        if execution_id in self._runs:
+            return True
+        now = _now()
+        token = await self.journal.call(
+            self.store.acquire_lease,
+            execution_id,
+            self.owner,
+            now + self.lease_ttl,
+            now,
+            owner_gone,
+        )
+        if token is None:
+            return False
+        record = await self.journal.call(self.store.get_execution, execution_id)
+        if record.status in TERMINAL_EXECUTION_STATUSES:
+            await self.journal.call(self.store.release_lease, execution_id, token)
+            return False
+        frames = await self.journal.call(self.store.get_frames, execution_id)
+        workflow = await self.journal.call(
+            self.store.get_workflow_version, record.workflow_version_id
+        )
+        record.lease_token, record.lease_owner = token, self.owner
+        try:
+            graph = check(workflow, self.registry, record.source_path)
+        except DefinitionError as exc:
+            run = _Run(
+                self,
+                record,
+                plan.Graph.build(workflow, self.registry),
+                token,
+                frames[-1].seq if frames else 0,
+            )
+            self._runs[record.id] = run
+            run.execute(
+                [
+                    plan.FinishRun(
+                        ExecutionStatus.FAILED,
+                        error={"message": str(exc), "type": "DefinitionError"},
+                    )
+                ]
+            )
+            return True
+        run = _Run(self, record, graph, token, frames[-1].seq if frames else 0)
+        self._runs[record.id] = run
+        state, commands = plan.replay(
+            graph, plan.Start(record.input, _execution_info(record)), frames
+        )
+        run.state = state
+        _restore_history(run, frames)
+        run.update({"status": ExecutionStatus.RUNNING, "wake_at": None})
+        log.info("resuming execution %s at frame %d", record.id, run.seq)
+        run.execute(commands)
+        return True
+
+    async def resume_all(self) -> list[str]:
+        """Take over every unfinished run whose owner is gone or whose lease expired."""
+        records = await self.journal.call(self.store.unfinished)
+        unfinished = {r.id for r in records}
+        resumed = []
+        for record in records:
+            if record.parent_id is not None and record.parent_id in unfinished:
+                continue  # its parent's sub-workflow step picks it up
+            if await self.resume(record.id):
+                resumed.append(record.id)
+        return resumed
+
+    def forget(self, run: _Run) -> None:
+        self._runs.pop(run.id, None)
+
+    def metrics_finished(self, status: ExecutionStatus) -> None:
+        self.counts[status.value] = self.counts.get(status.value, 0) + 1
+
+    @property
+    def active(self) -> list[str]:
+        """Ids of the runs this engine drives now."""
+        return list(self._runs)
+
+    # -- runtime for handlers
+
+    async def invoke(self, action: Action, params: BaseModel, ctx: Context) -> Any:
+        """Call a handler with its context set: async on the loop, sync in a thread unless inline."""
+        token = _current.set(ctx)
+        try:
+            if action.is_async:
+                return await action.handler(params, ctx)
+            if action.inline:
+                return action.handler(params, ctx)
+            loop = asyncio.get_running_loop()
+            call = contextvars.copy_context().run
+            return await loop.run_in_executor(self._threads, call, action.handler, params, ctx)
+        finally:
+            _current.reset(token)
+
+    async def run_workflow(self, ctx: Context, ref: str, input: Any) -> Any:
+        """Run ``ref`` as a child of the step in ``ctx``; resumes the child a crash left behind."""
+        parent = self._runs.get(ctx.execution_id)
+        if parent is None:
+            raise ActionError("the parent run is not driven here", retryable=True)
+        if parent.record.depth + 1 > MAX_SUBWORKFLOW_DEPTH:
+            raise ActionError(
+                f"sub-workflows nest deeper than {MAX_SUBWORKFLOW_DEPTH} levels (a workflow calling itself?)",
+                retryable=False,
+                type="SubworkflowDepthError",
+            )
+        # one child per step: a for_each item is a step of its own
+        step = ctx.node_id if ctx.index is None else f"{ctx.node_id}[{ctx.index}]"
+        child = await self.journal.call(self.store.find_child, ctx.execution_id, step)
+        if child is None:
+            workflow, source = await self._resolve(ref, parent.record.source_path)
+            child_id = await self.submit(
+                workflow,
+                input,
+                source_path=source,
+                parent=(ctx.execution_id, step, parent.record.depth + 1),
+            )
+        else:
+            child_id = child.id
+            if child.status not in TERMINAL_EXECUTION_STATUSES and child_id not in self._runs:
+                await self.resume(child_id)
+        try:
+            outcome = await self.wait(child_id)
+        except asyncio.CancelledError:
+            if child_id in self._runs:
+                await self.cancel(child_id, "the parent step was cancelled")
+            raise
+        if outcome.status != ExecutionStatus.COMPLETED:
+            message = (outcome.error or {}).get("message", outcome.status.value)
+            raise ActionError(
+                f"sub-workflow {ref!r} (execution {child_id}) {outcome.status.value.lower()}: {message}",
+                retryable=False,
+                type="SubworkflowFailed",
+            )
+        return outcome.result
+
+    async def _resolve(self, ref: str, parent_source: str | None) -> tuple[Workflow, str | None]:
+        if len(ref) == 64 and all(c in "0123456789abcdef" for c in ref):
+            try:
+                return await self.journal.call(self.store.get_workflow_version, ref), None
+            except NotFound:
+                raise ActionError(f"no stored workflow {ref!r}", retryable=False) from None
+        base = Path(parent_source).parent if parent_source else Path.cwd()
+        path = (base / ref).resolve()
+        try:
+            workflow = await asyncio.to_thread(load_workflow, path)
+        except DefinitionError as exc:
+            raise ActionError(str(exc), retryable=False, type="DefinitionError") from None
+        return workflow, str(path)
+
+    # -- leases
+
+    async def _beat(self) -> None:
+        interval = max(0.05, self.lease_ttl.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(interval)
+            runs = [r for r in self._runs.values() if not r.finishing]
+            if not runs:
+                continue
+            try:
+                await self.journal.call(self._renew, runs)
+            except Exception:
+                log.exception("lease renewal failed")
+
+    def _renew(self, runs: list[_Run]) -> None:
+        expires = _now() + self.lease_ttl
+        lost = [r for r in runs if not self.store.renew_lease(r.id, r.token, expires)]
+        cancelled = self.store.cancel_requested([r.id for r in runs])
+        loop = self._loop
+        for run in lost:
+            loop.call_soon_threadsafe(run.abandon, "another process took the lease")
+        for run in runs:
+            if run.id in cancelled and run not in lost:
+                loop.call_soon_threadsafe(run.apply, plan.Cancel("cancelled by request"))
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        assert self._heartbeat is not None
+        return self._heartbeat.get_loop()
+
+    def _on_write_failure(self, execution_id: str, exc: Exception) -> None:
+        run = self._runs.get(execution_id)
+        if run is not None:
+            log.error("execution %s: journal write failed: %s", execution_id, exc)
+            run.abandon(f"journal write failed: {exc}")
+
+
+def _execution_info(record: ExecutionRecord) -> dict[str, Any]:
+    started = record.started_at or record.created_at
+    return {"id": record.id, "workflow": record.workflow_name, "started_at": started.isoformat()}
+
+
+def _jsonable_input(value: Any) -> Any:
+    try:
+        return to_jsonable_python(value)
+    except (PydanticSerializationError, ValueError, TypeError) as exc:
+        raise FlowForgeError(f"input: not JSON data: {exc}") from None
+
+
+def _restore_history(run: _Run, frames: list[ExecutionFrame]) -> None:
+    """Attempt numbers, failures and parked waits of unfinished steps, from the journal; and an
+    ``interrupted`` frame for every attempt that the dead process left without an egress."""
+    open_attempts: dict[tuple[str, int | None], ExecutionFrame] = {}
+    for frame in frames:
+        key = (frame.node_id, frame.item)
+        attempt, failures = run.history.get(key, (0, 0))
+        attempt = max(attempt, frame.attempt)
+        if frame.status == FrameStatus.RETRYING:
+            failures += 1
+        run.history[key] = (attempt, failures)
+        if frame.status == FrameStatus.STARTED:
+            open_attempts[key] = frame
+        elif frame.status == FrameStatus.WAITING:
+            open_attempts.pop(key, None)
+            run.waiting[key] = frame
+        else:
+            open_attempts.pop(key, None)
+            run.waiting.pop(key, None)
+    for key, frame in open_attempts.items():
+        run.frame(
+            key[0],
+            FrameStatus.INTERRUPTED,
+            attempt=frame.attempt,
+            item=key[1],
+            started_at=frame.started_at,
+        )

@@ -1,0 +1,128 @@
+"""The store interface every backend implements: workflow versions, executions and the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from flowforge.engine.frames import (
+    ExecutionFrame,
+    ExecutionRecord,
+    ExecutionStatus,
+    ExecutionUpdate,
+)
+from flowforge.errors import FlowForgeError
+from flowforge.model import Workflow
+
+__all__ = ["ExecutionStore", "LeaseLost", "NotFound", "StoreError"]
+
+
+class LeaseLost(FlowForgeError):
+    """The caller's fencing token is stale: another process now drives this execution."""
+
+
+class NotFound(FlowForgeError):
+    """No such workflow version or execution."""
+
+
+class StoreError(FlowForgeError):
+    """A write the store refused as it stands (a duplicate id or frame number); nothing of it
+    was written."""
+
+
+class ExecutionStore(Protocol):
+    """Durable state of runs. Methods are synchronous; async drivers call them off the loop.
+
+    Writes that carry a ``lease_token`` are fenced: they raise LeaseLost unless the token is
+    the execution's current one, and then change nothing.
+    """
+
+    def put_workflow_version(self, workflow: Workflow) -> str:
+        """Store the definition (idempotent) and give its id, a hash of its canonical JSON."""
+        ...
+
+    def get_workflow_version(self, version_id: str) -> Workflow:
+        """The stored definition; NotFound if there is none."""
+        ...
+
+    def create_execution(self, record: ExecutionRecord) -> None:
+        """Insert a new execution (its lease fields as given)."""
+        ...
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution; NotFound if there is none."""
+        ...
+
+    def list_executions(
+        self,
+        *,
+        status: ExecutionStatus | None = None,
+        workflow_name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[ExecutionRecord]:
+        """Newest first; ``before`` is the (created_at, id) cursor of the last row seen."""
+        ...
+
+    def find_child(self, parent_id: str, parent_node_id: str) -> ExecutionRecord | None:
+        """The sub-workflow execution a node of ``parent_id`` started, if it did."""
+        ...
+
+    def get_frames(self, execution_id: str, after_seq: int = 0) -> list[ExecutionFrame]:
+        """The journal of an execution in ``seq`` order."""
+        ...
+
+    def append_frames(
+        self,
+        execution_id: str,
+        lease_token: int,
+        frames: Sequence[ExecutionFrame],
+        update: ExecutionUpdate | None = None,
+    ) -> None:
+        """Append frames and apply ``update`` in one transaction (fenced)."""
+        ...
+
+    def update_execution(
+        self, execution_id: str, lease_token: int, update: ExecutionUpdate
+    ) -> None:
+        """Change execution columns (fenced)."""
+        ...
+
+    def acquire_lease(
+        self,
+        execution_id: str,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        owner_gone: Callable[[str], bool] = lambda owner: False,
+    ) -> int | None:
+        """Take the lease when it is free, expired, or held by an owner that ``owner_gone``
+        says is dead; give the new fencing token, or None when someone else holds it."""
+        ...
+
+    def renew_lease(self, execution_id: str, lease_token: int, expires_at: datetime) -> bool:
+        """Extend the lease; False (never an exception) when the token is stale."""
+        ...
+
+    def release_lease(self, execution_id: str, lease_token: int) -> None:
+        """Give the lease up (fenced, but a stale token is ignored)."""
+        ...
+
+    def unfinished(self, limit: int = 1000) -> list[ExecutionRecord]:
+        """Executions not finished (PENDING, RUNNING, WAITING), oldest first; whether one can
+        be taken over is for ``acquire_lease`` to decide."""
+        ...
+
+    def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        """Flag the execution for cancellation by whichever process drives it."""
+        ...
+
+    def cancel_requested(self, execution_ids: Sequence[str]) -> set[str]:
+        """Which of these executions have a cancellation request."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

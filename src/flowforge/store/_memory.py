@@ -1,0 +1,188 @@
+"""The store in memory: for tests, benchmarks and throw-away runs (``--db memory://``)."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from flowforge.engine.frames import (
+    ExecutionFrame,
+    ExecutionRecord,
+    ExecutionStatus,
+    ExecutionUpdate,
+)
+from flowforge.model import Workflow
+from flowforge.store._interface import LeaseLost, NotFound, StoreError
+from flowforge.store._tables import version_id
+
+__all__ = ["MemoryStore"]
+
+_UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+
+
+class MemoryStore:
+    """ExecutionStore in dictionaries. Records are copied in and out, as a database would."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._versions: dict[str, Workflow] = {}
+        self._executions: dict[str, ExecutionRecord] = {}
+        self._frames: dict[str, list[ExecutionFrame]] = {}
+
+    def put_workflow_version(self, workflow: Workflow) -> str:
+        vid = version_id(workflow)
+        with self._lock:
+            self._versions.setdefault(vid, workflow)
+        return vid
+
+    def get_workflow_version(self, version_id: str) -> Workflow:
+        with self._lock:
+            if version_id not in self._versions:
+                raise NotFound(f"no workflow version {version_id!r}")
+            return self._versions[version_id]
+
+    def create_execution(self, record: ExecutionRecord) -> None:
+        with self._lock:
+            if record.id in self._executions:
+                raise StoreError(f"execution {record.id}: cannot be created: the id is taken")
+            if record.workflow_version_id not in self._versions:
+                raise StoreError(
+                    f"execution {record.id}: no workflow version {record.workflow_version_id}"
+                )
+            self._executions[record.id] = copy.deepcopy(record)
+            self._frames[record.id] = []
+
+    def _get(self, execution_id: str) -> ExecutionRecord:
+        record = self._executions.get(execution_id)
+        if record is None:
+            raise NotFound(f"no execution {execution_id!r}")
+        return record
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        with self._lock:
+            return copy.deepcopy(self._get(execution_id))
+
+    def list_executions(
+        self,
+        *,
+        status: ExecutionStatus | None = None,
+        workflow_name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[ExecutionRecord]:
+        with self._lock:
+            rows = [
+                r
+                for r in self._executions.values()
+                if (status is None or r.status == status)
+                and (workflow_name is None or r.workflow_name == workflow_name)
+                and (parent_id is None or r.parent_id == parent_id)
+                and (before is None or (r.created_at, r.id) < before)
+            ]
+            rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+            return [copy.deepcopy(r) for r in rows[:limit]]
+
+    def find_child(self, parent_id: str, parent_node_id: str) -> ExecutionRecord | None:
+        with self._lock:
+            children = [
+                r
+                for r in self._executions.values()
+                if r.parent_id == parent_id and r.parent_node_id == parent_node_id
+            ]
+            children.sort(key=lambda r: r.created_at)
+            return copy.deepcopy(children[-1]) if children else None
+
+    def unfinished(self, limit: int = 1000) -> list[ExecutionRecord]:
+        with self._lock:
+            rows = [r for r in self._executions.values() if r.status in _UNFINISHED]
+            rows.sort(key=lambda r: (r.created_at, r.id))
+            return [copy.deepcopy(r) for r in rows[:limit]]
+
+    def get_frames(self, execution_id: str, after_seq: int = 0) -> list[ExecutionFrame]:
+        with self._lock:
+            return [f for f in self._frames.get(execution_id, []) if f.seq > after_seq]
+
+    def append_frames(
+        self,
+        execution_id: str,
+        lease_token: int,
+        frames: Sequence[ExecutionFrame],
+        update: ExecutionUpdate | None = None,
+    ) -> None:
+        with self._lock:
+            record = self._get(execution_id)
+            if record.lease_token != lease_token:
+                raise LeaseLost(
+                    f"execution {execution_id}: lease token {lease_token} is no longer current"
+                )
+            journal = self._frames[execution_id]
+            taken = {f.seq for f in journal}
+            new = [f.seq for f in frames]
+            if taken.intersection(new) or len(set(new)) != len(new):
+                raise StoreError(
+                    f"execution {execution_id}: frames {new} cannot be written: seq taken"
+                )
+            journal.extend(frames)  # frames are frozen: sharing them is safe
+            for key, value in (update or {}).items():
+                setattr(record, key, copy.deepcopy(value))
+
+    def update_execution(
+        self, execution_id: str, lease_token: int, update: ExecutionUpdate
+    ) -> None:
+        self.append_frames(execution_id, lease_token, (), update)
+
+    def acquire_lease(
+        self,
+        execution_id: str,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        owner_gone: Callable[[str], bool] = lambda owner: False,
+    ) -> int | None:
+        with self._lock:
+            record = self._get(execution_id)
+            free = (
+                record.lease_owner is None
+                or record.lease_expires_at is None
+                or record.lease_expires_at <= now
+                or owner_gone(record.lease_owner)
+            )
+            if not free:
+                return None
+            record.lease_token += 1
+            record.lease_owner, record.lease_expires_at = owner, expires_at
+            return record.lease_token
+
+    def renew_lease(self, execution_id: str, lease_token: int, expires_at: datetime) -> bool:
+        with self._lock:
+            record = self._executions.get(execution_id)
+            if record is None or record.lease_token != lease_token:
+                return False
+            record.lease_expires_at = expires_at
+            return True
+
+    def release_lease(self, execution_id: str, lease_token: int) -> None:
+        with self._lock:
+            record = self._executions.get(execution_id)
+            if record is not None and record.lease_token == lease_token:
+                record.lease_owner = record.lease_expires_at = None
+
+    def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        with self._lock:
+            record = self._get(execution_id)
+            record.cancel_requested = True
+            return copy.deepcopy(record)
+
+    def cancel_requested(self, execution_ids: Sequence[str]) -> set[str]:
+        with self._lock:
+            return {
+                i
+                for i in execution_ids
+                if (r := self._executions.get(i)) is not None and r.cancel_requested
+            }
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,437 @@
+"""The store on SQLAlchemy Core: SQLite (WAL) by default, PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    and_,
+    create_engine,
+    event,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.pool import StaticPool
+
+from flowforge.engine.frames import (
+    ExecutionFrame,
+    ExecutionRecord,
+    ExecutionStatus,
+    ExecutionUpdate,
+    FrameStatus,
+)
+from flowforge.model import Workflow, parse_workflow
+from flowforge.store._interface import LeaseLost, NotFound, StoreError
+from flowforge.store._tables import (
+    canonical,
+    execution_frames,
+    executions,
+    version_id,
+    workflow_versions,
+)
+
+__all__ = ["HEAD_REVISION", "SqlStore", "normalize_url"]
+
+HEAD_REVISION = "0001"  # the newest Alembic revision; a test keeps it equal to the scripts' head
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+
+
+def normalize_url(url: str) -> str:
+    """PostgreSQL URLs use psycopg 3 whatever driver they name (or none)."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class SqlStore:
+    """ExecutionStore on a SQL database; migrates the schema when opened."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self._sqlite = self.url.startswith("sqlite")
+        self.engine = self._create_engine()
+        try:
+            self._migrate()
+        except Exception:
+            self.engine.dispose()
+            raise
+
+    def _create_engine(self) -> Engine:
+        if not self._sqlite:
+            return create_engine(self.url, pool_pre_ping=True, json_serializer=_dumps)
+        path = self.url.split("///", 1)[1] if "///" in self.url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(self.url, json_serializer=_dumps)
+        else:
+            engine = create_engine(
+                "sqlite://",
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+                json_serializer=_dumps,
+            )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own transaction handling is off so that writes can BEGIN IMMEDIATE:
+            # a deferred transaction that reads and then writes fails at once (no busy wait)
+            # when another process wrote in between.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "busy_timeout=10000",
+                "foreign_keys=ON",
+            ):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("flowforge_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    # -- migrations
+
+    def _migrate(self) -> None:
+        with self._migration_lock(), self._write() as conn:
+            if not self._sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(7460263)"))
+            if self._revision(conn) == HEAD_REVISION:
+                return
+            from alembic import command
+            from alembic.config import Config
+
+            config = Config()
+            config.set_main_option("script_location", str(_MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    @staticmethod
+    def _revision(conn: Connection) -> str | None:
+        try:
+            with conn.begin_nested():
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except (OperationalError, ProgrammingError):
+            return None
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Processes opening one new SQLite file at once migrate it one after another."""
+        path = self.url.split("///", 1)[1] if self._sqlite and "///" in self.url else ""
+        if not path or path == ":memory:":
+            yield
+            return
+        with open(f"{path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(flowforge_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # -- workflow versions
+
+    def put_workflow_version(self, workflow: Workflow) -> str:
+        vid = version_id(workflow)
+        with self._write() as conn:
+            exists = conn.execute(
+                select(workflow_versions.c.id).where(workflow_versions.c.id == vid)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(workflow_versions).values(
+                        id=vid,
+                        name=workflow.name,
+                        definition=canonical(workflow),
+                        created_at=_now(),
+                    )
+                )
+        return vid
+
+    def get_workflow_version(self, version_id: str) -> Workflow:
+        with self._read() as conn:
+            row = conn.execute(
+                select(workflow_versions.c.definition).where(workflow_versions.c.id == version_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"no workflow version {version_id!r}")
+        return parse_workflow(row.definition, "json", f"workflow version {version_id}")
+
+    # -- executions
+
+    def create_execution(self, record: ExecutionRecord) -> None:
+        values = {c.name: getattr(record, c.name) for c in executions.columns}
+        values["status"] = record.status.value
+        try:
+            with self._write() as conn:
+                conn.execute(insert(executions).values(**values))
+        except IntegrityError as exc:
+            raise StoreError(f"execution {record.id}: cannot be created: {exc.orig}") from None
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        with self._read() as conn:
+            row = conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+        if row is None:
+            raise NotFound(f"no execution {execution_id!r}")
+        return _record(row)
+
+    def list_executions(
+        self,
+        *,
+        status: ExecutionStatus | None = None,
+        workflow_name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 50,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[ExecutionRecord]:
+        query = select(executions)
+        if status is not None:
+            query = query.where(executions.c.status == status.value)
+        if workflow_name is not None:
+            query = query.where(executions.c.workflow_name == workflow_name)
+        if parent_id is not None:
+            query = query.where(executions.c.parent_id == parent_id)
+        if before is not None:
+            at, last_id = before
+            query = query.where(
+                or_(
+                    executions.c.created_at < at,
+                    and_(executions.c.created_at == at, executions.c.id < last_id),
+                )
+            )
+        query = query.order_by(executions.c.created_at.desc(), executions.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def find_child(self, parent_id: str, parent_node_id: str) -> ExecutionRecord | None:
+        query = (
+            select(executions)
+            .where(
+                executions.c.parent_id == parent_id, executions.c.parent_node_id == parent_node_id
+            )
+            .order_by(executions.c.created_at.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _record(row)
+
+    def unfinished(self, limit: int = 1000) -> list[ExecutionRecord]:
+        query = (
+            select(executions)
+            .where(executions.c.status.in_([s.value for s in _UNFINISHED]))
+            .order_by(executions.c.created_at, executions.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    # -- the journal
+
+    def get_frames(self, execution_id: str, after_seq: int = 0) -> list[ExecutionFrame]:
+        query = (
+            select(execution_frames)
+            .where(
+                execution_frames.c.execution_id == execution_id, execution_frames.c.seq > after_seq
+            )
+            .order_by(execution_frames.c.seq)
+        )
+        with self._read() as conn:
+            return [_frame(row) for row in conn.execute(query)]
+
+    def append_frames(
+        self,
+        execution_id: str,
+        lease_token: int,
+        frames: Sequence[ExecutionFrame],
+        update: ExecutionUpdate | None = None,
+    ) -> None:
+        values: dict[str, Any] = dict(update or {})
+        if "status" in values:
+            values["status"] = ExecutionStatus(values["status"]).value
+        try:
+            with self._write() as conn:
+                self._fence(conn, execution_id, lease_token, values)
+                if frames:
+                    conn.execute(insert(execution_frames), [_frame_row(f) for f in frames])
+        except IntegrityError as exc:
+            seqs = ", ".join(str(f.seq) for f in frames)
+            raise StoreError(
+                f"execution {execution_id}: frames {seqs} cannot be written: {exc.orig}"
+            ) from None
+
+    def update_execution(
+        self, execution_id: str, lease_token: int, update: ExecutionUpdate
+    ) -> None:
+        self.append_frames(execution_id, lease_token, (), update)
+
+    @staticmethod
+    def _fence(conn: Connection, execution_id: str, token: int, values: dict[str, Any]) -> None:
+        # Setting the token to itself makes the statement a write even with nothing else to set,
+        # so that the row count tells whether the token is current.
+        result = conn.execute(
+            update(executions)
+            .where(executions.c.id == execution_id, executions.c.lease_token == token)
+            .values(lease_token=token, **values)
+        )
+        if result.rowcount != 1:
+            raise LeaseLost(f"execution {execution_id}: lease token {token} is no longer current")
+
+    # -- leases
+
+    def acquire_lease(
+        self,
+        execution_id: str,
+        owner: str,
+        expires_at: datetime,
+        now: datetime,
+        owner_gone: Callable[[str], bool] = lambda owner: False,
+    ) -> int | None:
+        with self._write() as conn:
+            row = conn.execute(
+                select(
+                    executions.c.lease_owner,
+                    executions.c.lease_expires_at,
+                    executions.c.lease_token,
+                ).where(executions.c.id == execution_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no execution {execution_id!r}")
+            free = (
+                row.lease_owner is None
+                or row.lease_expires_at is None
+                or row.lease_expires_at <= now
+                or owner_gone(row.lease_owner)
+            )
+            if not free:
+                return None
+            token = int(row.lease_token) + 1
+            result = conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id, executions.c.lease_token == row.lease_token)
+                .values(lease_owner=owner, lease_expires_at=expires_at, lease_token=token)
+            )
+            return token if result.rowcount == 1 else None
+
+    def renew_lease(self, execution_id: str, lease_token: int, expires_at: datetime) -> bool:
+        with self._write() as conn:
+            result = conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id, executions.c.lease_token == lease_token)
+                .values(lease_expires_at=expires_at)
+            )
+            return result.rowcount == 1
+
+    def release_lease(self, execution_id: str, lease_token: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id, executions.c.lease_token == lease_token)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+
+    def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        with self._write() as conn:
+            result = conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id)
+                .values(cancel_requested=True)
+            )
+        if result.rowcount != 1:
+            raise NotFound(f"no execution {execution_id!r}")
+        return self.get_execution(execution_id)
+
+    def cancel_requested(self, execution_ids: Sequence[str]) -> set[str]:
+        if not execution_ids:
+            return set()
+        query = select(executions.c.id).where(
+            executions.c.id.in_(list(execution_ids)), executions.c.cancel_requested.is_(True)
+        )
+        with self._read() as conn:
+            return {row.id for row in conn.execute(query)}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _record(row: Row[Any]) -> ExecutionRecord:
+    data = dict(row._mapping)
+    data["status"] = ExecutionStatus(data["status"])
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    return ExecutionRecord(**data)
+
+
+def _frame_row(frame: ExecutionFrame) -> dict[str, Any]:
+    return {
+        "execution_id": frame.execution_id,
+        "seq": frame.seq,
+        "node_id": frame.node_id,
+        "status": frame.status.value,
+        "attempt": frame.attempt,
+        "item": frame.item,
+        "port": frame.port,
+        "input": frame.input,
+        "output": frame.output,
+        "error": frame.error,
+        "wake_at": frame.wake_at,
+        "started_at": frame.started_at,
+        "ended_at": frame.ended_at,
+        "duration_ms": frame.duration_ms,
+    }
+
+
+def _frame(row: Row[Any]) -> ExecutionFrame:
+    return ExecutionFrame(
+        execution_id=row.execution_id,
+        seq=row.seq,
+        node_id=row.node_id,
+        status=FrameStatus(row.status),
+        started_at=row.started_at,
+        attempt=row.attempt,
+        item=row.item,
+        port=row.port,
+        input=row.input,
+        output=row.output,
+        error=row.error,
+        wake_at=row.wake_at,
+        ended_at=row.ended_at,
+        duration_ms=row.duration_ms,
+    )

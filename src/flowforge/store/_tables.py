@@ -1,0 +1,148 @@
+"""The database schema (SQLAlchemy Core). Changes go through Alembic revisions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+from flowforge.model import Workflow
+
+__all__ = [
+    "UtcDateTime",
+    "canonical",
+    "execution_frames",
+    "executions",
+    "metadata",
+    "version_id",
+    "workflow_versions",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in and out, on SQLite (which keeps no zone) as elsewhere."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# none_as_null=False keeps a JSON null (a node that output None) apart from "no value".
+_Json = JSON(none_as_null=False)
+
+workflow_versions = Table(
+    "workflow_versions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workflow_version_id", String(64), ForeignKey("workflow_versions.id"), nullable=False),
+    Column("workflow_name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("input", _Json),
+    Column("result", _Json),
+    Column("error", JSON(none_as_null=True)),
+    Column("source_path", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    Column("wake_at", UtcDateTime()),
+    Column("parent_id", String(36)),
+    Column("parent_node_id", String(160)),
+    Column("depth", Integer, nullable=False, default=0),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UtcDateTime()),
+    Column("lease_token", Integer, nullable=False, default=0),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Index(None, "status", "created_at"),
+    Index(None, "workflow_name", "created_at"),
+    Index(None, "created_at", "id"),
+    Index(None, "parent_id", "parent_node_id"),
+)
+
+execution_frames = Table(
+    "execution_frames",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "execution_id",
+        String(36),
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", Integer, nullable=False),
+    Column("node_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("item", Integer),
+    Column("port", String(100)),
+    Column("input", _Json),
+    Column("output", _Json),
+    Column("error", JSON(none_as_null=True)),
+    Column("wake_at", UtcDateTime()),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime()),
+    Column("duration_ms", Float),
+    UniqueConstraint("execution_id", "seq"),
+)
+
+
+def version_id(workflow: Workflow) -> str:
+    """The id of a workflow version: the SHA-256 of its canonical JSON."""
+    return hashlib.sha256(canonical(workflow).encode()).hexdigest()
+
+
+def canonical(workflow: Workflow) -> str:
+    """The definition as compact JSON with sorted keys, defaults left out."""
+    data = workflow.model_dump(mode="json", exclude_defaults=True)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
