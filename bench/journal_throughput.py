@@ -35,7 +35,7 @@ async def measure(url: str | None) -> tuple[int, float]:
         async with LocalEngine(store, REGISTRY) as engine:
             await engine.run(wf, {"n": -1})
             started = time.perf_counter()
-            ids = [await engine.submit(wf, {"n": n}) for n in range(RUNS)]
+            ids = await asyncio.gather(*(engine.submit(wf, {"n": n}) for n in range(RUNS)))
             results = await asyncio.gather(*(engine.wait(i) for i in ids))
             elapsed = time.perf_counter() - started
             assert all(r.ok for r in results)

@@ -559,13 +559,14 @@ def find_errors(value: object, path: str = "") -> list[tuple[str, str]]:
     return found
 
 
-def names_used(source: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def names_used(source: str) -> frozenset[str]:
     """The top-level names a string's expressions read, such as ``{"trigger", "nodes"}``."""
     names: set[str] = set()
     for part in _parse(source, DEFAULT_LIMITS.max_source_chars).parts:
         if isinstance(part, _Expr):
             names |= find_undeclared_variables(_ENV.parse("{{ " + part.source + " }}"))
-    return names
+    return frozenset(names)
 
 
 # --------------------------------------------------------------------------- evaluation

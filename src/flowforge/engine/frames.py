@@ -99,3 +99,5 @@ class ExecutionUpdate(TypedDict, total=False):
     started_at: datetime | None
     finished_at: datetime | None
     wake_at: datetime | None
+    lease_owner: str | None  # None with lease_expires_at None gives the lease up
+    lease_expires_at: datetime | None

@@ -181,19 +181,20 @@ class _Run:
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        now = _now()
+        # the outcome, and the lease given up, in the transaction after the last frames
         self.update(
             {
                 "status": command.status,
                 "result": command.result,
                 "error": command.error,
-                "finished_at": now,
+                "finished_at": _now(),
                 "wake_at": None,
+                "lease_owner": None,
+                "lease_expires_at": None,
             }
         )
         await self.engine.journal.flush()
         self.engine.forget(self)
-        await self.engine.journal.call(self.engine.store.release_lease, self.id, self.token)
         if not self.done.done():
             self.done.set_result(
                 ExecutionResult(self.id, command.status, command.result, command.error)
@@ -459,6 +460,7 @@ class LocalEngine:
         self.listeners: list[Callable[[ExecutionFrame], None]] = []
         self.counts: dict[str, int] = {}
         self._runs: dict[str, _Run] = {}
+        self._prepared: dict[int, tuple[Workflow, plan.Graph, str]] = {}
         self._threads = ThreadPoolExecutor(
             max_workers=max_threads, thread_name_prefix="flowforge-step"
         )
@@ -501,9 +503,8 @@ class LocalEngine:
         parent: tuple[str, str, int] | None = None,
     ) -> str:
         """Start a run and give its id at once; the run is durable when this returns."""
-        graph = check(workflow, self.registry, source_path)
+        graph, version_id = await self._prepare(workflow, source_path)
         input = _jsonable_input(input)
-        version_id = await self.journal.call(self.store.put_workflow_version, workflow)
         now = _now()
         record = ExecutionRecord(
             id=str(uuid.uuid4()),
@@ -527,6 +528,19 @@ class LocalEngine:
         self.counts["started"] = self.counts.get("started", 0) + 1
         run.apply(plan.Start(input, _execution_info(record)))
         return record.id
+
+    async def _prepare(self, workflow: Workflow, source_path: str | None) -> tuple[plan.Graph, str]:
+        """The checked graph and stored version of a definition, cached for the same object:
+        submitting one workflow many times validates and stores it once."""
+        cached = self._prepared.get(id(workflow))
+        if cached is not None and cached[0] is workflow:
+            return cached[1], cached[2]
+        graph = check(workflow, self.registry, source_path)
+        version_id = await self.journal.call(self.store.put_workflow_version, workflow)
+        if len(self._prepared) >= 256:
+            self._prepared.pop(next(iter(self._prepared)))
+        self._prepared[id(workflow)] = (workflow, graph, version_id)
+        return graph, version_id
 
     async def run(
         self, workflow: Workflow, input: Any = None, *, source_path: str | None = None

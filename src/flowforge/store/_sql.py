@@ -194,7 +194,7 @@ class SqlStore:
         values["status"] = record.status.value
         try:
             with self._write() as conn:
-                conn.execute(insert(executions).values(**values))
+                conn.execute(insert(executions), values)
         except IntegrityError as exc:
             raise StoreError(f"execution {record.id}: cannot be created: {exc.orig}") from None
 
