@@ -19,7 +19,7 @@ from rich.table import Table
 
 from flowforge import __version__
 from flowforge.config import Settings
-from flowforge.connectors import builtin_registry
+from flowforge.connectors import Registry, builtin_registry
 from flowforge.engine.frames import ExecutionFrame, ExecutionStatus, FrameStatus
 from flowforge.engine.local import ExecutionResult, LocalEngine
 from flowforge.engine.validate import check, validate
@@ -29,7 +29,7 @@ from flowforge.store import ExecutionStore, NotFound, open_store
 
 __all__ = ["app", "main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 app = typer.Typer(
     name="flowforge",
@@ -96,18 +96,18 @@ def _store(db: str | None) -> Iterator[ExecutionStore]:
         store.close()
 
 
-def _load(file: Path, as_json: bool) -> Workflow:
+def _load(file: Path, as_json: bool, registry: Registry | None = None) -> Workflow:
+    """The workflow in a file, checked against ``registry`` if given; exit 2 listing every
+    problem if it cannot run."""
     try:
-        return load_workflow(file)
+        workflow = load_workflow(file)
+        if registry is not None:
+            check(workflow, registry, str(file))
+        return workflow
     except DefinitionError as exc:
         if as_json:
-            _print_json(
-                {
-                    "file": str(file),
-                    "valid": False,
-                    "problems": [_problem_json(p) for p in exc.problems],
-                }
-            )
+            problems = [_problem_json(p) for p in exc.problems]
+            _print_json({"file": str(file), "valid": False, "problems": problems})
         _print_problems(exc.problems, str(file), as_json)
         raise typer.Exit(EXIT_INVALID) from None
 
@@ -143,35 +143,25 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run a workflow to its end, showing each node live; print its result."""
-    workflow = _load(file, as_json)
-    payload = _parse_input(input_json, input_file)
     registry = builtin_registry()
-    try:
-        check(workflow, registry, str(file))
-    except DefinitionError as exc:
-        if as_json:
-            _print_json(
-                {
-                    "file": str(file),
-                    "valid": False,
-                    "problems": [_problem_json(p) for p in exc.problems],
-                }
-            )
-        _print_problems(exc.problems, str(file), as_json)
-        raise typer.Exit(EXIT_INVALID) from None
+    workflow = _load(file, as_json, registry)
+    payload = _parse_input(input_json, input_file)
     with _store(db) as store:
         try:
             outcome = asyncio.run(_run(store, registry, workflow, payload, file.resolve(), as_json))
         except FlowForgeError as exc:
             err.print(f"[red]error[/red] {escape(str(exc))}")
             raise typer.Exit(EXIT_FAILED) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: the run stays in the journal; `flowforge resume` finishes it")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     _report(outcome, as_json)
     raise typer.Exit(EXIT_OK if outcome.ok else EXIT_FAILED)
 
 
 async def _run(
     store: ExecutionStore,
-    registry: Any,
+    registry: Registry,
     workflow: Workflow,
     payload: Any,
     file: Path,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +185,75 @@ def test_resume_with_nothing_to_do(database_url: str) -> None:
     done = flowforge("resume", "--db", database_url, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_input_file(database_url: str, tmp_path: Path) -> None:
+    payload = tmp_path / "input.json"
+    payload.write_text('{"id": "F-1", "amount": 1000}')
+    done = flowforge(
+        "run",
+        str(EXAMPLES / "order-alert.yaml"),
+        "--db",
+        database_url,
+        "--json",
+        "--input-file",
+        str(payload),
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"]["level"] == "high"
+    done = flowforge(
+        "run",
+        str(EXAMPLES / "order-alert.yaml"),
+        "--db",
+        database_url,
+        "--input-file",
+        str(tmp_path / "absent.json"),
+    )
+    assert done.returncode == 2 and "--input-file" in done.stderr
+
+
+@pytest.mark.slow
+def test_interrupt_a_waiting_run_then_resume_it(database_url: str) -> None:
+    """Ctrl-C while a run waits keeps it in the journal; `flowforge resume` finishes it on time."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flowforge",
+            "run",
+            str(EXAMPLES / "wait.yaml"),
+            "--db",
+            database_url,
+            "--json",
+            "--input",
+            '{"seconds": 3}',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    status = ""
+    while status != "WAITING":
+        assert time.monotonic() < deadline, "the run never parked"
+        time.sleep(0.1)
+        listed = flowforge("executions", "list", "--db", database_url, "--json")
+        rows = json.loads(listed.stdout) if listed.returncode == 0 and listed.stdout.strip() else []
+        status = rows[0]["status"] if rows else ""
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "flowforge resume" in err
+    done = flowforge("resume", "--db", database_url, "--json")
+    assert done.returncode == 0, done.stderr
+    [outcome] = json.loads(done.stdout)
+    assert outcome["status"] == "COMPLETED"
+    assert outcome["result"] == {"after": {"resumed": True, "waited_s": 3}}
+    shown = json.loads(
+        flowforge(
+            "executions", "show", outcome["execution_id"], "--db", database_url, "--json"
+        ).stdout
+    )
+    pause = [f["status"] for f in shown["frames"] if f["node"] == "pause"]
+    assert pause == ["started", "waiting", "completed"]

@@ -243,7 +243,14 @@ class _Run:
         assert action is not None  # the graph was checked against this registry
         waiting = self.waiting.pop(key, None)
         if waiting is not None and waiting.wake_at is not None:  # parked before a restart
-            await self.park(command, waiting.attempt, waiting.wake_at, waiting.output)
+            await self.park(
+                command,
+                waiting.attempt,
+                waiting.started_at,
+                waiting.wake_at,
+                waiting.output,
+                resumed=True,
+            )
             return
         attempt, failures = self.history.get(key, (0, 0))
         policy = node.retry
@@ -268,32 +275,11 @@ class _Run:
                 failures += 1
                 self.history[key] = (attempt, failures)
                 error = {"message": failure.message, "type": failure.type}
-                ended = _now()
-                timing = {
-                    "ended_at": ended,
-                    "duration_ms": (ended - started).total_seconds() * 1000,
-                }
                 if failure.retryable and failures < max_attempts and policy is not None:
-                    self.frame(
-                        command.node,
-                        FrameStatus.RETRYING,
-                        started_at=started,
-                        attempt=attempt,
-                        item=command.item,
-                        error=error,
-                        **timing,
-                    )
+                    self.egress(command, FrameStatus.RETRYING, attempt, started, error=error)
                     await asyncio.sleep(policy.delay(failures, self.engine.rand.random()))
                     continue
-                self.frame(
-                    command.node,
-                    FrameStatus.FAILED,
-                    started_at=started,
-                    attempt=attempt,
-                    item=command.item,
-                    error=error,
-                    **timing,
-                )
+                self.egress(command, FrameStatus.FAILED, attempt, started, error=error)
                 self.apply(
                     plan.NodeFailed(
                         command.node, failure.message, failure.type, attempt, command.item
@@ -301,25 +287,36 @@ class _Run:
                 )
                 return
             if isinstance(result, Park):
-                await self.park(command, attempt, result.until, result.output, started)
+                await self.park(command, attempt, started, result.until, result.output)
                 return
             port = MAIN_PORT
             if isinstance(result, Emit):
                 result, port = result.output, result.port
-            ended = _now()
-            self.frame(
-                command.node,
-                FrameStatus.COMPLETED,
-                started_at=started,
-                attempt=attempt,
-                item=command.item,
-                port=port,
-                output=result,
-                ended_at=ended,
-                duration_ms=(ended - started).total_seconds() * 1000,
-            )
+            self.egress(command, FrameStatus.COMPLETED, attempt, started, port=port, output=result)
             self.apply(plan.NodeSucceeded(command.node, result, port, command.item))
             return
+
+    def egress(
+        self,
+        command: plan.RunNode,
+        status: FrameStatus,
+        attempt: int,
+        started: datetime,
+        **fields: Any,
+    ) -> None:
+        """The frame that ends an attempt, with its timing."""
+        ended = _now()
+        duration_ms = (ended - started).total_seconds() * 1000
+        self.frame(
+            command.node,
+            status,
+            started_at=started,
+            attempt=attempt,
+            item=command.item,
+            ended_at=ended,
+            duration_ms=duration_ms,
+            **fields,
+        )
 
     async def call(
         self,
@@ -383,12 +380,15 @@ class _Run:
         self,
         command: plan.RunNode,
         attempt: int,
+        started: datetime,
         until: datetime,
         output: Any,
-        started: datetime | None = None,
+        *,
+        resumed: bool = False,
     ) -> None:
+        """Wait until ``until`` (the run is WAITING while nothing else runs), then complete."""
         key = (command.node, command.item)
-        if started is not None:  # parking now, not resuming a park
+        if not resumed:
             self.frame(
                 command.node,
                 FrameStatus.WAITING,
@@ -405,17 +405,7 @@ class _Run:
             await asyncio.sleep(delay)
         self.parked.pop(key, None)
         self._sync_waiting()
-        ended = _now()
-        self.frame(
-            command.node,
-            FrameStatus.COMPLETED,
-            started_at=started or ended,
-            attempt=attempt,
-            item=command.item,
-            port=MAIN_PORT,
-            output=output,
-            ended_at=ended,
-        )
+        self.egress(command, FrameStatus.COMPLETED, attempt, started, port=MAIN_PORT, output=output)
         self.apply(plan.NodeSucceeded(command.node, output, MAIN_PORT, command.item))
 
     def _sync_waiting(self) -> None:
