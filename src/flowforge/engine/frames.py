@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypedDict
@@ -87,7 +87,6 @@ class ExecutionRecord:
     lease_expires_at: datetime | None = None
     lease_token: int = 0
     cancel_requested: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ExecutionUpdate(TypedDict, total=False):

@@ -199,7 +199,6 @@ class _Run:
             self.done.set_result(
                 ExecutionResult(self.id, command.status, command.result, command.error)
             )
-        self.engine.metrics_finished(command.status)
 
     def abandon(self, reason: str) -> None:
         """Stop driving this run without recording an outcome: it is no longer ours."""
@@ -448,7 +447,6 @@ class LocalEngine:
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.rand = random.Random(seed)
         self.listeners: list[Callable[[ExecutionFrame], None]] = []
-        self.counts: dict[str, int] = {}
         self._runs: dict[str, _Run] = {}
         self._prepared: dict[int, tuple[Workflow, plan.Graph, str]] = {}
         self._threads = ThreadPoolExecutor(
@@ -515,7 +513,6 @@ class LocalEngine:
         await self.journal.call(self.store.create_execution, record)
         run = _Run(self, record, graph, token=1)
         self._runs[record.id] = run
-        self.counts["started"] = self.counts.get("started", 0) + 1
         run.apply(plan.Start(input, _execution_info(record)))
         return record.id
 
@@ -626,14 +623,6 @@ class LocalEngine:
 
     def forget(self, run: _Run) -> None:
         self._runs.pop(run.id, None)
-
-    def metrics_finished(self, status: ExecutionStatus) -> None:
-        self.counts[status.value] = self.counts.get(status.value, 0) + 1
-
-    @property
-    def active(self) -> list[str]:
-        """Ids of the runs this engine drives now."""
-        return list(self._runs)
 
     # -- runtime for handlers
 
