@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,13 +19,22 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import func, select, text
 
 from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionStatus, FrameStatus
 from flowforge.model import Workflow
-from flowforge.store import ExecutionStore, LeaseLost, MemoryStore, NotFound, SqlStore, StoreError
-from flowforge.store import _sql as store_module
-from flowforge.store._sql import HEAD_REVISION
-from flowforge.store._tables import metadata
+from flowforge.store import (
+    ExecutionStore,
+    LeaseLost,
+    MemoryStore,
+    NotFound,
+    SqlStore,
+    StoreError,
+    normalize_url,
+    open_store,
+)
+from flowforge.store._sql import HEAD_REVISION, MIGRATIONS
+from flowforge.store._tables import execution_frames, metadata, workflow_versions
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WF = Workflow.model_validate({"name": "w", "nodes": [{"id": "s", "type": "flow.start"}]})
@@ -53,38 +67,99 @@ def frame(execution_id: str, seq: int, **kw: Any) -> ExecutionFrame:
     )
 
 
+# -- round trips
+
+
 def test_every_field_round_trips(any_store: ExecutionStore) -> None:
     record = new_record(
         any_store,
-        input={"ünïcode": "✓", "n": [1, 2.5, None, True], "empty": {}},
+        input={"ünïcode": "✓ 日本", "n": [1, 2.5, None, True], "empty": {}, "deep": {"a": [{}]}},
         result=None,
         error={"message": "m", "type": "T"},
         source_path="/x/y.yaml",
         started_at=T0,
+        finished_at=T0 + timedelta(microseconds=1),
         wake_at=T0 + timedelta(hours=1),
         parent_id="p",
         parent_node_id="node[3]",
         depth=2,
+        cancel_requested=True,
     )
     got = any_store.get_execution(record.id)
     assert got == record
-    assert got.started_at is not None and got.started_at.tzinfo is not None
+    for moment in (got.created_at, got.started_at, got.finished_at, got.lease_expires_at):
+        assert moment is not None and moment.utcoffset() == timedelta(0)
     frames = [
         frame(record.id, 1, status=FrameStatus.STARTED, attempt=1, input={"a": None}),
         frame(record.id, 2, output=None, port="true", attempt=1, ended_at=T0, duration_ms=1.5),
         frame(record.id, 3, output={"a": None, "b": [None]}, item=4),
         frame(record.id, 4, status=FrameStatus.WAITING, wake_at=T0 + timedelta(days=2), output="x"),
         frame(record.id, 5, status=FrameStatus.FAILED, error={"message": "boom", "type": "E"}),
+        frame(record.id, 6, output=[None, "ß", 0, -1.25e300, False], input="null"),
     ]
     any_store.append_frames(record.id, 1, frames)
     assert any_store.get_frames(record.id) == frames
     assert any_store.get_frames(record.id, after_seq=3) == frames[3:]
+    assert any_store.get_frames(record.id, after_seq=6) == []
+    assert any_store.get_frames("no such execution") == []
+
+
+def test_a_null_payload_is_json_null_and_no_error_is_sql_null(
+    make_store: Callable[[], SqlStore],
+) -> None:
+    store = make_store()
+    record = new_record(store)
+    store.append_frames(record.id, 1, [frame(record.id, 1, output=None)])
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(
+                execution_frames.c.output.is_(None).label("output_is_sql_null"),
+                execution_frames.c.error.is_(None).label("error_is_sql_null"),
+            )
+        ).one()
+    assert (row.output_is_sql_null, row.error_is_sql_null) == (False, True)
 
 
 def test_non_utc_times_are_stored_as_the_same_instant(any_store: ExecutionStore) -> None:
     plus_two = datetime(2026, 3, 1, 14, 0, tzinfo=UTC).astimezone(timezone(timedelta(hours=2)))
     record = new_record(any_store, started_at=plus_two)
-    assert any_store.get_execution(record.id).started_at == T0 + timedelta(hours=2)
+    started = any_store.get_execution(record.id).started_at
+    assert started == T0 + timedelta(hours=2)
+    assert started is not None and started.utcoffset() == timedelta(0)
+
+
+def test_naive_times_are_refused(any_store: ExecutionStore) -> None:
+    naive = datetime(2026, 3, 1, 12, 0)
+    with pytest.raises(Exception, match="naive datetime"):
+        new_record(any_store, started_at=naive)
+    record = new_record(any_store)
+    with pytest.raises(Exception, match="naive datetime"):
+        any_store.append_frames(record.id, 1, [frame(record.id, 1, ended_at=naive)])
+    assert any_store.get_frames(record.id) == []
+
+
+def test_callers_cannot_change_what_is_stored(any_store: ExecutionStore) -> None:
+    record = new_record(any_store, input={"a": [1]})
+    record.input["a"].append(2)
+    got = any_store.get_execution(record.id)
+    assert got.input == {"a": [1]}
+    got.input["a"].append(3)
+    assert any_store.get_execution(record.id).input == {"a": [1]}
+    written = frame(record.id, 1, output={"k": [1]})
+    any_store.append_frames(record.id, 1, [written])
+    written.output["k"].append(2)
+    any_store.get_frames(record.id)[0].output["k"].append(3)
+    assert any_store.get_frames(record.id)[0].output == {"k": [1]}
+    flow = Workflow.model_validate(
+        {"name": "p", "nodes": [{"id": "s", "type": "flow.set", "params": {"v": [1]}}]}
+    )
+    vid = any_store.put_workflow_version(flow)
+    flow.nodes[0].params["v"].append(2)
+    any_store.get_workflow_version(vid).nodes[0].params["v"].append(3)
+    assert any_store.get_workflow_version(vid).nodes[0].params == {"v": [1]}
+
+
+# -- workflow versions
 
 
 def test_workflow_versions_are_content_addressed(any_store: ExecutionStore) -> None:
@@ -97,17 +172,84 @@ def test_workflow_versions_are_content_addressed(any_store: ExecutionStore) -> N
         any_store.get_workflow_version("0" * 64)
 
 
+def test_a_version_id_is_the_hash_of_the_canonical_json(any_store: ExecutionStore) -> None:
+    flow = Workflow.model_validate(
+        {"name": "ünï", "vars": {"b": 1, "a": "✓"}, "nodes": [{"id": "s", "type": "flow.start"}]}
+    )
+    canonical = json.dumps(
+        flow.model_dump(mode="json", exclude_defaults=True), sort_keys=True, separators=(",", ":")
+    )
+    vid = any_store.put_workflow_version(flow)
+    assert vid == hashlib.sha256(canonical.encode()).hexdigest()
+    assert any_store.get_workflow_version(vid) == flow
+
+
+def test_a_version_is_stored_once(make_store: Callable[[], SqlStore]) -> None:
+    first, second = make_store(), make_store()
+    ids = {first.put_workflow_version(WF), second.put_workflow_version(WF)}
+    ids.add(first.put_workflow_version(WF))
+    with first.engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(workflow_versions)).scalar()
+    assert (len(ids), count) == (1, 1)
+
+
+# -- the journal and fencing
+
+
+def test_frames_come_back_in_seq_order(any_store: ExecutionStore) -> None:
+    record = new_record(any_store)
+    any_store.append_frames(record.id, 1, [frame(record.id, 3), frame(record.id, 1)])
+    any_store.append_frames(record.id, 1, [frame(record.id, 2)])
+    assert [f.seq for f in any_store.get_frames(record.id)] == [1, 2, 3]
+    assert [f.seq for f in any_store.get_frames(record.id, after_seq=1)] == [2, 3]
+
+
 def test_fencing_refuses_stale_tokens_and_writes_nothing(any_store: ExecutionStore) -> None:
     record = new_record(any_store)
     with pytest.raises(LeaseLost):
         any_store.append_frames(
             record.id, 7, [frame(record.id, 1)], {"status": ExecutionStatus.FAILED}
         )
+    with pytest.raises(LeaseLost):
+        any_store.update_execution(record.id, 0, {"status": ExecutionStatus.FAILED})
     assert any_store.get_frames(record.id) == []
     assert any_store.get_execution(record.id).status == ExecutionStatus.RUNNING
     any_store.update_execution(record.id, 1, {"status": ExecutionStatus.WAITING, "wake_at": T0})
     got = any_store.get_execution(record.id)
     assert (got.status, got.wake_at) == (ExecutionStatus.WAITING, T0)
+    any_store.append_frames(record.id, 1, [], {"result": {"r": None}, "error": None})
+    got = any_store.get_execution(record.id)
+    assert (got.result, got.error) == ({"r": None}, None)
+
+
+def test_a_taken_over_run_cannot_write_with_its_old_token(
+    make_store: Callable[[], SqlStore],
+) -> None:
+    old, new = make_store(), make_store()
+    record = new_record(old)
+    later = T0 + timedelta(minutes=5)
+    assert new.acquire_lease(record.id, "new", later + timedelta(seconds=30), later) == 2
+    with pytest.raises(LeaseLost):
+        old.append_frames(record.id, 1, [frame(record.id, 1)], {"status": ExecutionStatus.FAILED})
+    new.append_frames(record.id, 2, [frame(record.id, 1, node_id="by-new")])
+    assert [f.node_id for f in old.get_frames(record.id)] == ["by-new"]
+    assert old.get_execution(record.id).status == ExecutionStatus.RUNNING
+
+
+def test_writes_to_a_missing_execution_are_not_found(any_store: ExecutionStore) -> None:
+    with pytest.raises(NotFound):
+        any_store.append_frames("missing", 1, [frame("missing", 1)])
+    with pytest.raises(NotFound):
+        any_store.update_execution("missing", 1, {"status": ExecutionStatus.FAILED})
+    assert not any_store.renew_lease("missing", 1, T0)
+    any_store.release_lease("missing", 1)  # nothing to release: ignored
+
+
+def test_frames_of_another_execution_are_refused(any_store: ExecutionStore) -> None:
+    record, other = new_record(any_store), new_record(any_store)
+    with pytest.raises(StoreError, match="cannot append frames"):
+        any_store.append_frames(record.id, 1, [frame(record.id, 1), frame(other.id, 1)])
+    assert any_store.get_frames(record.id) == any_store.get_frames(other.id) == []
 
 
 def test_a_duplicate_frame_number_is_refused_whole(any_store: ExecutionStore) -> None:
@@ -120,8 +262,13 @@ def test_a_duplicate_frame_number_is_refused_whole(any_store: ExecutionStore) ->
             [frame(record.id, 2), frame(record.id, 1)],
             {"status": ExecutionStatus.FAILED},
         )
+    with pytest.raises(StoreError, match="cannot be written"):
+        any_store.append_frames(record.id, 1, [frame(record.id, 2), frame(record.id, 2)])
     assert [f.seq for f in any_store.get_frames(record.id)] == [1]
     assert any_store.get_execution(record.id).status == ExecutionStatus.RUNNING
+
+
+# -- leases
 
 
 def test_leases(any_store: ExecutionStore) -> None:
@@ -134,6 +281,8 @@ def test_leases(any_store: ExecutionStore) -> None:
     )
     assert not any_store.renew_lease(record.id, 1, later)  # the old owner is fenced off
     assert any_store.renew_lease(record.id, 2, later + timedelta(minutes=1))
+    got = any_store.get_execution(record.id)
+    assert (got.lease_owner, got.lease_expires_at) == ("other", later + timedelta(minutes=1))
     expired = later + timedelta(minutes=2)
     assert (
         any_store.acquire_lease(record.id, "third", expired + timedelta(seconds=30), expired) == 3
@@ -146,6 +295,26 @@ def test_leases(any_store: ExecutionStore) -> None:
     assert any_store.acquire_lease(record.id, "fourth", later, T0) == 4
     with pytest.raises(NotFound):
         any_store.acquire_lease("nope", "x", later, T0)
+
+
+def test_a_lease_that_changes_while_its_owner_is_checked_is_not_taken(
+    any_store: ExecutionStore,
+) -> None:
+    record = new_record(any_store)
+    later = T0 + timedelta(seconds=10)
+
+    def gone_but_someone_else_was_faster(owner: str) -> bool:
+        # Another process takes the lease (the holder did die) while this one checks.
+        taken = any_store.acquire_lease(record.id, "faster", later, later, lambda o: True)
+        assert taken == 2
+        return True
+
+    assert (
+        any_store.acquire_lease(record.id, "slower", later, later, gone_but_someone_else_was_faster)
+        is None
+    )
+    got = any_store.get_execution(record.id)
+    assert (got.lease_owner, got.lease_token) == ("faster", 2)
 
 
 def test_two_stores_race_for_one_lease_and_one_wins(make_store: Callable[[], SqlStore]) -> None:
@@ -161,12 +330,12 @@ def test_two_stores_race_for_one_lease_and_one_wins(make_store: Callable[[], Sql
     threads = [
         threading.Thread(target=grab, args=(s, f"o{i}")) for i, s in enumerate([first, second] * 4)
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_all(threads)
     assert sorted(r for r in results if r is not None) == [1]
     assert first.get_execution(record.id).lease_token == 1
+
+
+# -- queries and cancellation
 
 
 def test_queries(any_store: ExecutionStore) -> None:
@@ -190,12 +359,14 @@ def test_queries(any_store: ExecutionStore) -> None:
     )
     assert [r.id for r in any_store.list_executions(parent_id=ids[0])] == [child.id]
     assert [r.id for r in any_store.unfinished()] == [child.id, *ids[3:]]
+    assert len(any_store.unfinished(limit=2)) == 2
     found = any_store.find_child(ids[0], "call")
     assert found is not None and found.id == child.id
     assert any_store.find_child(ids[0], "other") is None
     assert any_store.cancel_requested(ids) == set()
+    assert any_store.cancel_requested([]) == set()
     assert any_store.request_cancel(ids[4]).cancel_requested
-    assert any_store.cancel_requested(ids) == {ids[4]}
+    assert any_store.cancel_requested([*ids, "missing"]) == {ids[4]}
     with pytest.raises(NotFound):
         any_store.get_execution("missing")
     with pytest.raises(NotFound):
@@ -204,41 +375,135 @@ def test_queries(any_store: ExecutionStore) -> None:
         new_record(any_store, id=ids[0])
 
 
+def test_cursor_pages_through_rows_with_equal_times(any_store: ExecutionStore) -> None:
+    ids = {new_record(any_store, created_at=T0 + timedelta(seconds=i // 3)).id for i in range(8)}
+    seen: list[ExecutionRecord] = []
+    before = None
+    while page := any_store.list_executions(limit=3, before=before):
+        seen += page
+        before = (page[-1].created_at, page[-1].id)
+    assert {r.id for r in seen} == ids and len(seen) == 8
+    keys = [(r.created_at, r.id) for r in seen]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_an_execution_needs_a_stored_workflow_version(any_store: ExecutionStore) -> None:
+    with pytest.raises(StoreError):
+        any_store.create_execution(
+            ExecutionRecord("x", "0" * 64, "w", ExecutionStatus.PENDING, created_at=T0)
+        )
+
+
+# -- opening and migrating
+
+
+def test_open_store_picks_the_backend(tmp_path: Path) -> None:
+    assert isinstance(open_store("memory://", tmp_path), MemoryStore)
+    store = open_store(None, tmp_path / "home")
+    try:
+        assert isinstance(store, SqlStore)
+        assert (tmp_path / "home" / "flowforge.db").exists()
+    finally:
+        store.close()
+    in_memory = open_store("sqlite://", tmp_path)
+    try:
+        new_record(in_memory)
+    finally:
+        in_memory.close()
+    for given in ("postgres://u@h/d", "postgresql://u@h/d", "postgresql+psycopg://u@h/d"):
+        assert normalize_url(given) == "postgresql+psycopg://u@h/d"
+
+
 def test_migrated_schema_matches_the_tables(make_store: Callable[[], SqlStore]) -> None:
     store = make_store()
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
     config = Config()
-    config.set_main_option(
-        "script_location", str(Path(store_module.__file__).parent / "migrations")
-    )
+    config.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
 
 
-def test_concurrent_opens_of_a_new_sqlite_file_migrate_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new' / 'f.db'}"
+def test_a_migrated_database_opens_without_alembic(
+    make_store: Callable[[], SqlStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = new_record(make_store())
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Alembic ran on a migrated database")
+
+    monkeypatch.setattr("alembic.command.upgrade", fail)
+    assert make_store().get_execution(record.id) == record
+
+
+def test_a_database_from_a_newer_version_is_refused_clearly(
+    make_store: Callable[[], SqlStore],
+) -> None:
+    store = make_store()
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreError, match=r"'9999'.*newer FlowForge"):
+        make_store()
+
+
+def test_concurrent_opens_of_a_new_database_migrate_once(database_url: str) -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(6)
 
     def open_it() -> None:
         barrier.wait()
         try:
-            SqlStore(url).close()
+            SqlStore(database_url).close()
         except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=open_it) for _ in range(6)]
+    run_all(threads)
+    assert errors == []
+    assert_migrated_once(database_url)
+
+
+_OPEN_AT = """
+import sys, time
+from flowforge.store import SqlStore
+while time.time() < float(sys.argv[2]):
+    pass
+SqlStore(sys.argv[1]).close()
+"""
+
+
+def test_processes_opening_a_new_sqlite_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'f.db'}"
+    start = time.time() + 2  # every process is imported and spinning by then
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, url, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(5)
+    ]
+    outcomes = [(p.wait(timeout=60), *p.communicate()) for p in processes]
+    assert outcomes == [(0, b"", b"")] * 5
+    assert_migrated_once(url)
+
+
+def run_all(threads: list[threading.Thread]) -> None:
+    """Start the threads and wait for them; a store that hangs fails the test, not the suite."""
     for t in threads:
+        t.daemon = True
         t.start()
     for t in threads:
-        t.join()
-    assert errors == []
+        t.join(timeout=60)
+    assert not [t for t in threads if t.is_alive()], "threads still blocked after 60 s"
+
+
+def assert_migrated_once(url: str) -> None:
     store = SqlStore(url)
     try:
         with store.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [
-                (HEAD_REVISION,)
-            ]
+            versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+            assert versions == [(HEAD_REVISION,)]
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         store.close()

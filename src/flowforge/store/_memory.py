@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from flowforge.engine.frames import (
     ExecutionFrame,
@@ -20,10 +23,14 @@ from flowforge.store._tables import version_id
 __all__ = ["MemoryStore"]
 
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+_RECORD_TIMES = ("created_at", "started_at", "finished_at", "wake_at", "lease_expires_at")
+_FRAME_TIMES = ("started_at", "wake_at", "ended_at")
+_T = TypeVar("_T", ExecutionRecord, ExecutionFrame)
 
 
 class MemoryStore:
-    """ExecutionStore in dictionaries. Records are copied in and out, as a database would."""
+    """ExecutionStore in dictionaries. Records, frames and definitions are copied in and out,
+    as a database would, so that a caller's later change never reaches the stored state."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -34,16 +41,19 @@ class MemoryStore:
     def put_workflow_version(self, workflow: Workflow) -> str:
         vid = version_id(workflow)
         with self._lock:
-            self._versions.setdefault(vid, workflow)
+            if vid not in self._versions:
+                self._versions[vid] = workflow.model_copy(deep=True)
         return vid
 
     def get_workflow_version(self, version_id: str) -> Workflow:
         with self._lock:
             if version_id not in self._versions:
                 raise NotFound(f"no workflow version {version_id!r}")
-            return self._versions[version_id]
+            return self._versions[version_id].model_copy(deep=True)
 
     def create_execution(self, record: ExecutionRecord) -> None:
+        stored = _stored(record, _RECORD_TIMES)
+        stored.status = ExecutionStatus(stored.status)
         with self._lock:
             if record.id in self._executions:
                 raise StoreError(f"execution {record.id}: cannot be created: the id is taken")
@@ -51,7 +61,7 @@ class MemoryStore:
                 raise StoreError(
                     f"execution {record.id}: no workflow version {record.workflow_version_id}"
                 )
-            self._executions[record.id] = copy.deepcopy(record)
+            self._executions[record.id] = stored
             self._frames[record.id] = []
 
     def _get(self, execution_id: str) -> ExecutionRecord:
@@ -92,7 +102,7 @@ class MemoryStore:
                 for r in self._executions.values()
                 if r.parent_id == parent_id and r.parent_node_id == parent_node_id
             ]
-            children.sort(key=lambda r: r.created_at)
+            children.sort(key=lambda r: (r.created_at, r.id))
             return copy.deepcopy(children[-1]) if children else None
 
     def unfinished(self, limit: int = 1000) -> list[ExecutionRecord]:
@@ -103,7 +113,8 @@ class MemoryStore:
 
     def get_frames(self, execution_id: str, after_seq: int = 0) -> list[ExecutionFrame]:
         with self._lock:
-            return [f for f in self._frames.get(execution_id, []) if f.seq > after_seq]
+            journal = self._frames.get(execution_id, [])
+            return [copy.deepcopy(f) for f in journal if f.seq > after_seq]
 
     def append_frames(
         self,
@@ -112,6 +123,17 @@ class MemoryStore:
         frames: Sequence[ExecutionFrame],
         update: ExecutionUpdate | None = None,
     ) -> None:
+        strays = {f.execution_id for f in frames} - {execution_id}
+        if strays:
+            raise StoreError(
+                f"execution {execution_id}: cannot append frames of executions {sorted(strays)}"
+            )
+        new_frames = [_stored(f, _FRAME_TIMES) for f in frames]
+        changes: dict[str, Any] = copy.deepcopy(dict(update or {}))
+        for key in changes.keys() & set(_RECORD_TIMES):
+            changes[key] = _utc(changes[key])
+        if "status" in changes:
+            changes["status"] = ExecutionStatus(changes["status"])
         with self._lock:
             record = self._get(execution_id)
             if record.lease_token != lease_token:
@@ -125,9 +147,12 @@ class MemoryStore:
                 raise StoreError(
                     f"execution {execution_id}: frames {new} cannot be written: seq taken"
                 )
-            journal.extend(frames)  # frames are frozen: sharing them is safe
-            for key, value in (update or {}).items():
-                setattr(record, key, copy.deepcopy(value))
+            tail = journal[-1:]
+            journal.extend(new_frames)
+            if any(x.seq > y.seq for x, y in itertools.pairwise([*tail, *new_frames])):
+                journal.sort(key=lambda f: f.seq)  # read back in seq order, as from SQL
+            for key, value in changes.items():
+                setattr(record, key, value)
 
     def update_execution(
         self, execution_id: str, lease_token: int, update: ExecutionUpdate
@@ -142,18 +167,19 @@ class MemoryStore:
         now: datetime,
         owner_gone: Callable[[str], bool] = lambda owner: False,
     ) -> int | None:
+        # As in SqlStore: ``owner_gone`` runs without the lock (it may be slow, or call the
+        # store), and the lease is taken only if nothing changed meanwhile.
         with self._lock:
             record = self._get(execution_id)
-            free = (
-                record.lease_owner is None
-                or record.lease_expires_at is None
-                or record.lease_expires_at <= now
-                or owner_gone(record.lease_owner)
-            )
-            if not free:
+            held = (record.lease_token, record.lease_owner, record.lease_expires_at)
+        token, holder, expiry = held
+        if holder is not None and expiry is not None and expiry > now and not owner_gone(holder):
+            return None
+        with self._lock:
+            if (record.lease_token, record.lease_owner, record.lease_expires_at) != held:
                 return None
-            record.lease_token += 1
-            record.lease_owner, record.lease_expires_at = owner, expires_at
+            record.lease_token = token + 1
+            record.lease_owner, record.lease_expires_at = owner, _utc(expires_at)
             return record.lease_token
 
     def renew_lease(self, execution_id: str, lease_token: int, expires_at: datetime) -> bool:
@@ -161,7 +187,7 @@ class MemoryStore:
             record = self._executions.get(execution_id)
             if record is None or record.lease_token != lease_token:
                 return False
-            record.lease_expires_at = expires_at
+            record.lease_expires_at = _utc(expires_at)
             return True
 
     def release_lease(self, execution_id: str, lease_token: int) -> None:
@@ -186,3 +212,21 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """The time in UTC, as the SQL store gives it back; naive times are refused there too."""
+    if moment is None or moment.tzinfo is UTC:
+        return moment
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the store keeps aware UTC times only")
+    return moment.astimezone(UTC)
+
+
+def _stored(value: _T, times: tuple[str, ...]) -> _T:
+    """A deep copy of a record or frame with its times in UTC."""
+    value = copy.deepcopy(value)
+    moved: dict[str, Any] = {name: _utc(getattr(value, name)) for name in times}
+    if any(moved[name] is not getattr(value, name) for name in times):
+        value = dataclasses.replace(value, **moved)
+    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -18,11 +17,13 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    make_url,
     or_,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
@@ -39,14 +40,16 @@ from flowforge.store._tables import (
     canonical,
     execution_frames,
     executions,
-    version_id,
     workflow_versions,
 )
 
-__all__ = ["HEAD_REVISION", "SqlStore", "normalize_url"]
+__all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStore", "normalize_url"]
 
-HEAD_REVISION = "0001"  # the newest Alembic revision; a test keeps it equal to the scripts' head
-_MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest Alembic revision. Knowing it without loading the scripts lets a store open a
+# migrated database in a millisecond or two; a test keeps it equal to the scripts' head.
+HEAD_REVISION = "0001"
+MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK_KEY = 0x466C6F77  # any constant: PostgreSQL advisory locks are keyed by number
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
 
 
@@ -59,96 +62,32 @@ def normalize_url(url: str) -> str:
 
 
 class SqlStore:
-    """ExecutionStore on a SQL database; migrates the schema when opened."""
+    """ExecutionStore on a SQL database; migrates the schema when opened.
+
+    ``sqlite://`` (in memory) shares one connection between threads: it is for tests that use
+    one thread at a time.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        self._sqlite = self.url.startswith("sqlite")
-        self.engine = self._create_engine()
+        self.engine = _create_engine(self.url)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        # One statement, so that two processes storing the same new version both succeed.
+        self._insert_version = dialect.insert(workflow_versions).on_conflict_do_nothing(
+            index_elements=[workflow_versions.c.id]
+        )
         try:
             self._migrate()
-        except Exception:
+        except BaseException:
             self.engine.dispose()
             raise
 
-    def _create_engine(self) -> Engine:
-        if not self._sqlite:
-            return create_engine(self.url, pool_pre_ping=True, json_serializer=_dumps)
-        path = self.url.split("///", 1)[1] if "///" in self.url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(self.url, json_serializer=_dumps)
-        else:
-            engine = create_engine(
-                "sqlite://",
-                poolclass=StaticPool,
-                connect_args={"check_same_thread": False},
-                json_serializer=_dumps,
-            )
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # The driver's own transaction handling is off so that writes can BEGIN IMMEDIATE:
-            # a deferred transaction that reads and then writes fails at once (no busy wait)
-            # when another process wrote in between.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            for pragma in (
-                "journal_mode=WAL",
-                "synchronous=NORMAL",
-                "busy_timeout=10000",
-                "foreign_keys=ON",
-            ):
-                cursor.execute(f"PRAGMA {pragma}")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            immediate = conn.get_execution_options().get("flowforge_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-
-    # -- migrations
-
-    def _migrate(self) -> None:
-        with self._migration_lock(), self._write() as conn:
-            if not self._sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(7460263)"))
-            if self._revision(conn) == HEAD_REVISION:
-                return
-            from alembic import command
-            from alembic.config import Config
-
-            config = Config()
-            config.set_main_option("script_location", str(_MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
-
-    @staticmethod
-    def _revision(conn: Connection) -> str | None:
-        try:
-            with conn.begin_nested():
-                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except (OperationalError, ProgrammingError):
-            return None
-
-    @contextlib.contextmanager
-    def _migration_lock(self) -> Iterator[None]:
-        """Processes opening one new SQLite file at once migrate it one after another."""
-        path = self.url.split("///", 1)[1] if self._sqlite and "///" in self.url else ""
-        if not path or path == ":memory:":
-            yield
-            return
-        with open(f"{path}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    # -- connections and migrations
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
+        """A transaction that will write: on SQLite it takes the write lock at BEGIN, so that a
+        read followed by a write cannot fail half-way because another process wrote between."""
         with self.engine.connect() as conn:
             conn.execution_options(flowforge_write=True)
             with conn.begin():
@@ -159,23 +98,47 @@ class SqlStore:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def _migrate(self) -> None:
+        # Opening a migrated database is the common case: one read, no lock, no Alembic.
+        with self._read() as conn:
+            if _revision(conn) == HEAD_REVISION:
+                return
+        # Processes that open a new database at once migrate it one after another (SQLite:
+        # BEGIN IMMEDIATE; PostgreSQL: a lock held until commit); the later ones then find
+        # the head revision already there. DDL is transactional on both, so a failed
+        # migration leaves nothing behind.
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            current = _revision(conn)
+            if current == HEAD_REVISION:
+                return
+            # Imported only here: opening a migrated database never pays for loading Alembic.
+            from alembic import command
+            from alembic.config import Config
+            from alembic.util import CommandError
+
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            try:
+                command.upgrade(config, "head")
+            except CommandError as exc:
+                where = make_url(self.url).render_as_string(hide_password=True)
+                raise StoreError(
+                    f"cannot migrate the database {where} from revision {current!r} "
+                    f"to {HEAD_REVISION!r} (was it created by a newer FlowForge?): {exc}"
+                ) from exc
+
     # -- workflow versions
 
     def put_workflow_version(self, workflow: Workflow) -> str:
-        vid = version_id(workflow)
+        vid, definition = canonical(workflow)
+        row = {"id": vid, "name": workflow.name, "definition": definition, "created_at": _now()}
         with self._write() as conn:
-            exists = conn.execute(
-                select(workflow_versions.c.id).where(workflow_versions.c.id == vid)
-            ).first()
-            if exists is None:
-                conn.execute(
-                    insert(workflow_versions).values(
-                        id=vid,
-                        name=workflow.name,
-                        definition=canonical(workflow),
-                        created_at=_now(),
-                    )
-                )
+            conn.execute(self._insert_version, row)
         return vid
 
     def get_workflow_version(self, version_id: str) -> Workflow:
@@ -191,7 +154,7 @@ class SqlStore:
 
     def create_execution(self, record: ExecutionRecord) -> None:
         values = {c.name: getattr(record, c.name) for c in executions.columns}
-        values["status"] = record.status.value
+        values["status"] = ExecutionStatus(record.status).value
         try:
             with self._write() as conn:
                 conn.execute(insert(executions), values)
@@ -216,7 +179,7 @@ class SqlStore:
     ) -> list[ExecutionRecord]:
         query = select(executions)
         if status is not None:
-            query = query.where(executions.c.status == status.value)
+            query = query.where(executions.c.status == ExecutionStatus(status).value)
         if workflow_name is not None:
             query = query.where(executions.c.workflow_name == workflow_name)
         if parent_id is not None:
@@ -239,7 +202,7 @@ class SqlStore:
             .where(
                 executions.c.parent_id == parent_id, executions.c.parent_node_id == parent_node_id
             )
-            .order_by(executions.c.created_at.desc())
+            .order_by(executions.c.created_at.desc(), executions.c.id.desc())
             .limit(1)
         )
         with self._read() as conn:
@@ -276,6 +239,7 @@ class SqlStore:
         frames: Sequence[ExecutionFrame],
         update: ExecutionUpdate | None = None,
     ) -> None:
+        _check_frames(execution_id, frames)
         values: dict[str, Any] = dict(update or {})
         if "status" in values:
             values["status"] = ExecutionStatus(values["status"]).value
@@ -297,15 +261,20 @@ class SqlStore:
 
     @staticmethod
     def _fence(conn: Connection, execution_id: str, token: int, values: dict[str, Any]) -> None:
-        # Setting the token to itself makes the statement a write even with nothing else to set,
-        # so that the row count tells whether the token is current.
+        # The token is set to itself because an UPDATE needs something to set when there is no
+        # update; the row count then says whether the token is current. On PostgreSQL the
+        # UPDATE also locks the row, so a concurrent acquire_lease waits for this commit.
         result = conn.execute(
             update(executions)
             .where(executions.c.id == execution_id, executions.c.lease_token == token)
             .values(lease_token=token, **values)
         )
-        if result.rowcount != 1:
-            raise LeaseLost(f"execution {execution_id}: lease token {token} is no longer current")
+        if result.rowcount == 1:
+            return
+        exists = conn.execute(select(executions.c.id).where(executions.c.id == execution_id))
+        if exists.first() is None:
+            raise NotFound(f"no execution {execution_id!r}")
+        raise LeaseLost(f"execution {execution_id}: lease token {token} is no longer current")
 
     # -- leases
 
@@ -317,7 +286,10 @@ class SqlStore:
         now: datetime,
         owner_gone: Callable[[str], bool] = lambda owner: False,
     ) -> int | None:
-        with self._write() as conn:
+        # Compare and swap: decide on what was read (``owner_gone`` may be slow, so no lock is
+        # held meanwhile), then write only if the token is still the one read and the reason
+        # to take over still holds (the holder may have renewed in between).
+        with self._read() as conn:
             row = conn.execute(
                 select(
                     executions.c.lease_owner,
@@ -325,23 +297,32 @@ class SqlStore:
                     executions.c.lease_token,
                 ).where(executions.c.id == execution_id)
             ).first()
-            if row is None:
-                raise NotFound(f"no execution {execution_id!r}")
-            free = (
-                row.lease_owner is None
-                or row.lease_expires_at is None
-                or row.lease_expires_at <= now
-                or owner_gone(row.lease_owner)
-            )
-            if not free:
-                return None
-            token = int(row.lease_token) + 1
+        if row is None:
+            raise NotFound(f"no execution {execution_id!r}")
+        expired = (
+            row.lease_owner is None or row.lease_expires_at is None or row.lease_expires_at <= now
+        )
+        gone = not expired and owner_gone(row.lease_owner)
+        if not (expired or gone):
+            return None
+        token = int(row.lease_token) + 1
+        still_free = or_(
+            executions.c.lease_owner.is_(None),
+            executions.c.lease_expires_at.is_(None),
+            executions.c.lease_expires_at <= now,
+            *([executions.c.lease_owner == row.lease_owner] if gone else []),
+        )
+        with self._write() as conn:
             result = conn.execute(
                 update(executions)
-                .where(executions.c.id == execution_id, executions.c.lease_token == row.lease_token)
+                .where(
+                    executions.c.id == execution_id,
+                    executions.c.lease_token == row.lease_token,
+                    still_free,
+                )
                 .values(lease_owner=owner, lease_expires_at=expires_at, lease_token=token)
             )
-            return token if result.rowcount == 1 else None
+        return token if result.rowcount == 1 else None
 
     def renew_lease(self, execution_id: str, lease_token: int, expires_at: datetime) -> bool:
         with self._write() as conn:
@@ -360,16 +341,19 @@ class SqlStore:
                 .values(lease_owner=None, lease_expires_at=None)
             )
 
+    # -- cancellation
+
     def request_cancel(self, execution_id: str) -> ExecutionRecord:
         with self._write() as conn:
-            result = conn.execute(
+            conn.execute(
                 update(executions)
                 .where(executions.c.id == execution_id)
                 .values(cancel_requested=True)
             )
-        if result.rowcount != 1:
+            row = conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+        if row is None:
             raise NotFound(f"no execution {execution_id!r}")
-        return self.get_execution(execution_id)
+        return _record(row)
 
     def cancel_requested(self, execution_ids: Sequence[str]) -> set[str]:
         if not execution_ids:
@@ -384,12 +368,72 @@ class SqlStore:
         self.engine.dispose()
 
 
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, json_serializer=_dumps)
+    path = parsed.database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, json_serializer=_dumps)
+    else:  # each new connection to a memory database would be another, empty database
+        engine = create_engine(
+            "sqlite://",
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            json_serializer=_dumps,
+        )
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is off so that SQLAlchemy's "begin" event can issue
+    # BEGIN or BEGIN IMMEDIATE itself (see SqlStore._write).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # busy_timeout comes first: switching a new file to WAL needs a lock that another process
+    # opening it at the same moment may hold.
+    for pragma in (
+        "busy_timeout=10000",
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("flowforge_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _revision(conn: Connection) -> str | None:
+    """The database's Alembic revision; None when it has none (a new database)."""
+    try:
+        with conn.begin_nested():  # PostgreSQL aborts the transaction on a missing table
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        return None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _check_frames(execution_id: str, frames: Sequence[ExecutionFrame]) -> None:
+    """Frames of another execution would get past the fence of this one."""
+    strays = {f.execution_id for f in frames} - {execution_id}
+    if strays:
+        raise StoreError(
+            f"execution {execution_id}: cannot append frames of executions {sorted(strays)}"
+        )
 
 
 def _record(row: Row[Any]) -> ExecutionRecord:
@@ -404,7 +448,7 @@ def _frame_row(frame: ExecutionFrame) -> dict[str, Any]:
         "execution_id": frame.execution_id,
         "seq": frame.seq,
         "node_id": frame.node_id,
-        "status": frame.status.value,
+        "status": FrameStatus(frame.status).value,
         "attempt": frame.attempt,
         "item": frame.item,
         "port": frame.port,

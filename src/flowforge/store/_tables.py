@@ -70,8 +70,11 @@ class UtcDateTime(TypeDecorator[datetime]):
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-# none_as_null=False keeps a JSON null (a node that output None) apart from "no value".
+# Payloads (input, output, result) keep None as the JSON text ``null``: a node that output None
+# produced a value, which SQL NULL ("nothing recorded") would not say. Errors are an object or
+# nothing, so None is SQL NULL there and ``error IS NULL`` finds the runs without one.
 _Json = JSON(none_as_null=False)
+_Error = JSON(none_as_null=True)
 
 workflow_versions = Table(
     "workflow_versions",
@@ -91,7 +94,7 @@ executions = Table(
     Column("status", String(16), nullable=False),
     Column("input", _Json),
     Column("result", _Json),
-    Column("error", JSON(none_as_null=True)),
+    Column("error", _Error),
     Column("source_path", Text),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("started_at", UtcDateTime()),
@@ -128,7 +131,7 @@ execution_frames = Table(
     Column("port", String(100)),
     Column("input", _Json),
     Column("output", _Json),
-    Column("error", JSON(none_as_null=True)),
+    Column("error", _Error),
     Column("wake_at", UtcDateTime()),
     Column("started_at", UtcDateTime(), nullable=False),
     Column("ended_at", UtcDateTime()),
@@ -138,11 +141,13 @@ execution_frames = Table(
 
 
 def version_id(workflow: Workflow) -> str:
-    """The id of a workflow version: the SHA-256 of its canonical JSON."""
-    return hashlib.sha256(canonical(workflow).encode()).hexdigest()
+    """The id of a workflow version: the SHA-256 (hex) of its canonical JSON."""
+    return canonical(workflow)[0]
 
 
-def canonical(workflow: Workflow) -> str:
-    """The definition as compact JSON with sorted keys, defaults left out."""
+def canonical(workflow: Workflow) -> tuple[str, str]:
+    """The version id and the canonical JSON of a definition: compact, keys sorted, defaults
+    left out, so that equal definitions get one id however they were written."""
     data = workflow.model_dump(mode="json", exclude_defaults=True)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest(), text
