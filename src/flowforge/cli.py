@@ -439,6 +439,48 @@ def executions_show(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8989]")] = None,
+    db: DbOption = None,
+    no_examples: Annotated[
+        bool, typer.Option("--no-examples", help="Do not add the examples on first start")
+    ] = False,
+) -> None:
+    """Run the server: API, webhooks, schedules and engine in one process."""
+    import uvicorn
+
+    from flowforge.api import create_app
+    from flowforge.logs import configure_logging
+
+    settings = Settings()
+    if no_examples:
+        settings.load_examples = False
+    configure_logging(settings.log_level, json_lines=settings.log_format == "json")
+    application = create_app(settings, database_url=db)
+    config = uvicorn.Config(
+        application,
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    err.print(
+        f"FlowForge {__version__} on http://{config.host}:{config.port}  "
+        f"(data in {settings.home}, API docs at /docs)",
+        highlight=False,
+    )
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     out.print(__version__)

@@ -18,6 +18,17 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".flowforge")
     database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in home if unset")
     lease_ttl_s: float = Field(30.0, gt=0, description="How long a run's lease lasts unrenewed")
+    host: str = Field("127.0.0.1", description="Address flowforge serve listens on")
+    port: int = Field(8989, ge=0, le=65535, description="Port flowforge serve listens on")
+    retention_days: float | None = Field(
+        None, gt=0, description="Delete finished runs older than this; keep all if unset"
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="Largest request body accepted (413 above it)"
+    )
+    load_examples: bool = Field(True, description="Add the example workflows on first start")
+    log_format: str = Field("json", pattern="^(json|text)$", description="json or text logs")
+    log_level: str = Field("INFO", description="Python logging level")
 
     def database(self, override: str | None = None) -> str:
         """The database URL to use: the flag, the setting, or SQLite in the data folder."""

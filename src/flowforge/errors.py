@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DefinitionError", "FlowForgeError", "Problem"]
+__all__ = ["DefinitionError", "FlowForgeError", "Problem", "StateConflict"]
 
 
 class FlowForgeError(Exception):
@@ -37,3 +37,7 @@ class DefinitionError(FlowForgeError):
         head = f"{source}: " if source else ""
         lines = "\n".join(f"  - {p}" for p in errors)
         super().__init__(f"{head}invalid workflow ({len(errors)} problem(s)):\n{lines}")
+
+
+class StateConflict(FlowForgeError):
+    """The request does not fit the current state (retrying a run that did not fail)."""

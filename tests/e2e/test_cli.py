@@ -32,6 +32,16 @@ def flowforge(
 
 EXPECTED: list[tuple[str, dict[str, Any] | None, Any]] = [
     (
+        "webhook-echo.yaml",
+        {"method": "POST", "path": "echo", "body": {"name": "Ada"}},
+        {"greeting": "Hello, Ada", "received": "POST /hooks/echo"},
+    ),
+    (
+        "nightly-report.yaml",
+        {"scheduled_at": "2026-11-23T06:30:00+00:00", "ticks": 2},
+        {"report": {"title": "Report for 2026-11-23", "ticks": 2}},
+    ),
+    (
         "order-alert.yaml",
         {"id": "A-17", "amount": 250},
         {"level": "high", "message": "Order A-17 needs review: 250 is over 100"},

@@ -34,9 +34,9 @@ __all__ = [
 
 def builtin_registry(*, entry_points: bool = True) -> Registry:
     """A registry with the built-in connectors and, unless told not to, the installed ones."""
-    from flowforge.connectors import flow
+    from flowforge.connectors import flow, triggers
 
-    registry = Registry([flow.connector])
+    registry = Registry([flow.connector, triggers.connector])
     if entry_points:
         registry.load_entry_points()
     return registry

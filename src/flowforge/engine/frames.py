@@ -87,6 +87,11 @@ class ExecutionRecord:
     lease_expires_at: datetime | None = None
     lease_token: int = 0
     cancel_requested: bool = False
+    workflow_id: str | None = None  # the catalogue entry it ran for; None for a file run
+    trigger_node: str | None = None  # the trigger that fired; other triggers are skipped
+    dedupe_key: str | None = None  # unique: a webhook delivery or cron tick starts one run
+    retry_of: str | None = None  # the run this one retries or re-runs from a node
+    pinned: dict[str, Any] | None = None  # node id -> the input a re-run gives that node
 
 
 class ExecutionUpdate(TypedDict, total=False):

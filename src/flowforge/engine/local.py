@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import logging
 import os
 import random
@@ -37,11 +38,18 @@ from flowforge.engine.frames import (
 )
 from flowforge.engine.journal import Journal
 from flowforge.engine.validate import check
-from flowforge.errors import DefinitionError, FlowForgeError
+from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
 from flowforge.model import MAIN_PORT, Workflow, format_location, load_workflow
 from flowforge.store import ExecutionStore, NotFound
 
-__all__ = ["MAX_SUBWORKFLOW_DEPTH", "ExecutionResult", "LocalEngine", "owner_gone"]
+__all__ = [
+    "KEEP_INPUT",
+    "MAX_SUBWORKFLOW_DEPTH",
+    "EngineMetrics",
+    "ExecutionResult",
+    "LocalEngine",
+    "owner_gone",
+]
 
 log = logging.getLogger("flowforge.engine")
 
@@ -91,6 +99,22 @@ class ExecutionResult:
     @property
     def ok(self) -> bool:
         return self.status == ExecutionStatus.COMPLETED
+
+
+class EngineMetrics:
+    """Where the engine reports runs and steps; the server counts them for ``/metrics``."""
+
+    def started(self, record: ExecutionRecord) -> None:
+        """A run started (or a run created by a trigger was picked up)."""
+
+    def finished(self, record: ExecutionRecord, outcome: ExecutionResult) -> None:
+        """A run reached its outcome."""
+
+    def step(self, node_type: str, status: FrameStatus, duration_ms: float) -> None:
+        """An attempt of a step ended."""
+
+
+KEEP_INPUT: Any = object()  # rerun(): keep the recorded input of the node
 
 
 class _StepFailure(Exception):
@@ -195,10 +219,15 @@ class _Run:
         )
         await self.engine.journal.flush()
         self.engine.forget(self)
+        outcome = ExecutionResult(self.id, command.status, command.result, command.error)
         if not self.done.done():
-            self.done.set_result(
-                ExecutionResult(self.id, command.status, command.result, command.error)
-            )
+            self.done.set_result(outcome)
+        self.engine.metrics.finished(self.record, outcome)
+        for listener in self.engine.finish_listeners:
+            try:
+                listener(self.record, outcome)
+            except Exception:  # a listener's fault must not undo a recorded outcome
+                log.exception("execution %s: finish listener failed", self.id)
 
     def abandon(self, reason: str) -> None:
         """Stop driving this run without recording an outcome: it is no longer ours."""
@@ -316,6 +345,8 @@ class _Run:
             duration_ms=duration_ms,
             **fields,
         )
+        node_type = self.graph.nodes[self.graph.index[command.node]].type
+        self.engine.metrics.step(node_type, status, duration_ms)
 
     async def call(
         self,
@@ -440,6 +471,7 @@ class LocalEngine:
         lease_ttl_s: float = 30.0,
         max_threads: int | None = None,
         seed: int | None = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -447,6 +479,8 @@ class LocalEngine:
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.rand = random.Random(seed)
         self.listeners: list[Callable[[ExecutionFrame], None]] = []
+        self.finish_listeners: list[Callable[[ExecutionRecord, ExecutionResult], None]] = []
+        self.metrics: EngineMetrics = metrics or EngineMetrics()
         self._runs: dict[str, _Run] = {}
         self._prepared: dict[int, tuple[Workflow, plan.Graph, str]] = {}
         self._threads = ThreadPoolExecutor(
@@ -489,9 +523,19 @@ class LocalEngine:
         *,
         source_path: str | None = None,
         parent: tuple[str, str, int] | None = None,
+        workflow_id: str | None = None,
+        trigger_node: str | None = None,
+        dedupe_key: str | None = None,
     ) -> str:
-        """Start a run and give its id at once; the run is durable when this returns."""
+        """Start a run and give its id at once; the run is durable when this returns.
+
+        ``trigger_node`` names the trigger that fired (other triggers are skipped);
+        ``dedupe_key`` makes the start idempotent: a second start with the same key raises
+        ``Duplicate`` naming the first run, and starts nothing.
+        """
         graph, version_id = await self._prepare(workflow, source_path)
+        if trigger_node is not None and trigger_node not in graph.index:
+            raise FlowForgeError(f"trigger_node: the workflow has no node {trigger_node!r}")
         input = _jsonable_input(input)
         now = _now()
         record = ExecutionRecord(
@@ -509,11 +553,67 @@ class LocalEngine:
             lease_owner=self.owner,
             lease_expires_at=now + self.lease_ttl,
             lease_token=1,
+            workflow_id=workflow_id,
+            trigger_node=trigger_node,
+            dedupe_key=dedupe_key,
         )
         await self.journal.call(self.store.create_execution, record)
         run = _Run(self, record, graph, token=1)
         self._runs[record.id] = run
-        run.apply(plan.Start(input, _execution_info(record)))
+        self.metrics.started(record)
+        run.apply(_start_event(record))
+        return record.id
+
+    async def rerun(
+        self, execution_id: str, from_node: str | None = None, input: Any = KEEP_INPUT
+    ) -> str:
+        """Start a new run of the same version and input that keeps the journal of every step
+        ``from_node`` does not lead to, and runs the rest again; give its id.
+
+        Without ``from_node`` it retries a failed run from the node that failed it (or from
+        the start when no node did). ``input`` replaces the input ``from_node`` receives.
+        Completed steps are copied, not re-run: their frames are the new run's first frames.
+        """
+        old = await self.journal.call(self.store.get_execution, execution_id)
+        if from_node is None:
+            if old.status not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
+                raise StateConflict(
+                    f"execution {execution_id} is {old.status.value}: only a failed or "
+                    "cancelled run can be retried"
+                )
+            from_node = (old.error or {}).get("node")
+        workflow = await self.journal.call(self.store.get_workflow_version, old.workflow_version_id)
+        graph = check(workflow, self.registry, old.source_path)
+        if from_node is not None and from_node not in graph.index:
+            raise FlowForgeError(f"node: the workflow has no node {from_node!r}")
+        if input is not KEEP_INPUT and from_node is None:
+            raise FlowForgeError("input: give the node whose input it replaces")
+        frames = await self.journal.call(self.store.get_frames, execution_id)
+        now = _now()
+        record = ExecutionRecord(
+            id=str(uuid.uuid4()),
+            workflow_version_id=old.workflow_version_id,
+            workflow_name=old.workflow_name,
+            status=ExecutionStatus.RUNNING,
+            created_at=now,
+            started_at=now,
+            input=old.input,
+            source_path=old.source_path,
+            lease_owner=self.owner,
+            lease_expires_at=now + self.lease_ttl,
+            lease_token=1,
+            workflow_id=old.workflow_id,
+            trigger_node=old.trigger_node,
+            retry_of=old.id,
+            pinned=dict(old.pinned or {}),
+        )
+        if input is not KEEP_INPUT:
+            assert record.pinned is not None and from_node is not None
+            record.pinned[from_node] = _jsonable_input(input)
+        seed = _kept_frames(graph, workflow, frames, from_node, record.id)
+        await self.journal.call(self.store.create_execution, record, seed)
+        self.metrics.started(record)
+        self._drive(record, 1, seed, graph)
         return record.id
 
     async def _prepare(self, workflow: Workflow, source_path: str | None) -> tuple[plan.Graph, str]:
@@ -597,17 +697,27 @@ class LocalEngine:
                 ]
             )
             return True
+        if record.status == ExecutionStatus.PENDING:  # created by a trigger, not yet started
+            self.metrics.started(record)
+        self._drive(record, token, frames, graph)
+        return True
+
+    def _drive(
+        self, record: ExecutionRecord, token: int, frames: list[ExecutionFrame], graph: plan.Graph
+    ) -> None:
+        """Drive a run from its journal: replay the frames, then carry out what is left."""
         run = _Run(self, record, graph, token, frames[-1].seq if frames else 0)
         self._runs[record.id] = run
-        state, commands = plan.replay(
-            graph, plan.Start(record.input, _execution_info(record)), frames
-        )
+        state, commands = plan.replay(graph, _start_event(record), frames)
         run.state = state
         _restore_history(run, frames)
-        run.update({"status": ExecutionStatus.RUNNING, "wake_at": None})
-        log.info("resuming execution %s at frame %d", record.id, run.seq)
+        update: ExecutionUpdate = {"status": ExecutionStatus.RUNNING, "wake_at": None}
+        if record.started_at is None:
+            record.started_at = update["started_at"] = _now()
+        run.update(update)
+        if frames:
+            log.info("resuming execution %s at frame %d", record.id, run.seq)
         run.execute(commands)
-        return True
 
     async def resume_all(self) -> list[str]:
         """Take over every unfinished run whose owner is gone or whose lease expired."""
@@ -620,6 +730,10 @@ class LocalEngine:
             if await self.resume(record.id):
                 resumed.append(record.id)
         return resumed
+
+    def running(self) -> int:
+        """How many runs this engine drives now."""
+        return len(self._runs)
 
     def forget(self, run: _Run) -> None:
         self._runs.pop(run.id, None)
@@ -730,6 +844,57 @@ class LocalEngine:
         if run is not None:
             log.error("execution %s: journal write failed: %s", execution_id, exc)
             run.abandon(f"journal write failed: {exc}")
+
+
+def _start_event(record: ExecutionRecord) -> plan.Start:
+    return plan.Start(
+        record.input,
+        _execution_info(record),
+        trigger_node=record.trigger_node,
+        pinned=record.pinned or {},
+    )
+
+
+def _kept_frames(
+    graph: plan.Graph,
+    workflow: Workflow,
+    frames: list[ExecutionFrame],
+    from_node: str | None,
+    execution_id: str,
+) -> list[ExecutionFrame]:
+    """The frames a re-run from ``from_node`` keeps, renumbered for the new run: every step
+    that ``from_node`` does not lead to and that ended well (completed, skipped, or failed on
+    a node whose ``on_error`` handles it). Without ``from_node`` nothing is kept."""
+    if from_node is None:
+        return []
+    rerun = {from_node}
+    queue = [from_node]
+    while queue:
+        i = graph.index[queue.pop()]
+        for e in graph.outgoing[i]:
+            target = graph.ids[graph.edge_target[e]]
+            if target not in rerun:
+                rerun.add(target)
+                queue.append(target)
+    handled = {node.id for node in workflow.nodes if node.on_error != "fail"}
+    last: dict[tuple[str, int | None], FrameStatus] = {}
+    for frame in frames:
+        if frame.status != FrameStatus.STARTED:
+            last[(frame.node_id, frame.item)] = frame.status
+    kept = {
+        key
+        for key, status in last.items()
+        if key[0] not in rerun
+        and (
+            status in (FrameStatus.COMPLETED, FrameStatus.SKIPPED)
+            or (status == FrameStatus.FAILED and key[0] in handled)
+        )
+    }
+    out: list[ExecutionFrame] = []
+    for frame in frames:
+        if (frame.node_id, frame.item) in kept:
+            out.append(dataclasses.replace(frame, execution_id=execution_id, seq=len(out) + 1))
+    return out
 
 
 def _execution_info(record: ExecutionRecord) -> dict[str, Any]:

@@ -107,11 +107,13 @@ class Graph:
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """The run begins. ``trigger_node`` names the trigger that fired; other triggers are skipped."""
+    """The run begins. ``trigger_node`` names the trigger that fired; other triggers are skipped.
+    ``pinned`` gives nodes an input in place of their upstream outputs (a re-run with edits)."""
 
     input: Any
     execution: Mapping[str, Any]  # id, started_at (ISO 8601), workflow
     trigger_node: str | None = None
+    pinned: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +249,7 @@ class RunState:
     trigger: Any = None
     execution: Mapping[str, Any] = field(default_factory=dict)
     vars: Mapping[str, Any] = field(default_factory=dict)
+    pinned: Mapping[str, Any] = field(default_factory=dict)
 
     def copy(self) -> RunState:
         """An independent copy (outputs are shared: they are never mutated)."""
@@ -319,6 +322,7 @@ def step(graph: Graph, state: RunState, event: Event) -> tuple[RunState, list[Co
         state.status = ExecutionStatus.RUNNING
         state.trigger = event.input
         state.execution = event.execution
+        state.pinned = event.pinned
         fired = graph.index.get(event.trigger_node) if event.trigger_node else None
         for i in range(len(graph.ids)):
             if not graph.incoming[i]:
@@ -404,6 +408,8 @@ def _offer(
         node_input = next(iter(inputs.values()))
     else:
         node_input = inputs if inputs else None
+    if node.id in state.pinned:
+        node_input = state.pinned[node.id]
     scope = {
         "trigger": state.trigger,
         "input": node_input,

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowforge.store._interface import ExecutionStore, LeaseLost, NotFound, StoreError
+from flowforge.store._catalog import Conflict, Revision, TriggerSpec, WorkflowCatalog, WorkflowEntry
+from flowforge.store._interface import Duplicate, ExecutionStore, LeaseLost, NotFound, StoreError
 from flowforge.store._memory import MemoryStore
 from flowforge.store._sql import SqlStore, normalize_url
 
 __all__ = [
+    "Conflict",
+    "Duplicate",
     "ExecutionStore",
     "LeaseLost",
     "MemoryStore",
     "NotFound",
+    "Revision",
     "SqlStore",
     "StoreError",
+    "TriggerSpec",
+    "WorkflowCatalog",
+    "WorkflowEntry",
     "normalize_url",
     "open_store",
 ]

@@ -15,7 +15,7 @@ from flowforge.engine.frames import (
 from flowforge.errors import FlowForgeError
 from flowforge.model import Workflow
 
-__all__ = ["ExecutionStore", "LeaseLost", "NotFound", "StoreError"]
+__all__ = ["Duplicate", "ExecutionStore", "LeaseLost", "NotFound", "StoreError"]
 
 
 class LeaseLost(FlowForgeError):
@@ -29,6 +29,14 @@ class NotFound(FlowForgeError):
 class StoreError(FlowForgeError):
     """A write the store refused as it stands (a duplicate id or frame number); nothing of it
     was written."""
+
+
+class Duplicate(StoreError):
+    """An execution with this ``dedupe_key`` exists already: the same delivery or tick."""
+
+    def __init__(self, message: str, execution_id: str) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
 
 
 class ExecutionStore(Protocol):
@@ -46,8 +54,11 @@ class ExecutionStore(Protocol):
         """The stored definition; NotFound if there is none."""
         ...
 
-    def create_execution(self, record: ExecutionRecord) -> None:
-        """Insert a new execution (its lease fields as given)."""
+    def create_execution(
+        self, record: ExecutionRecord, frames: Sequence[ExecutionFrame] = ()
+    ) -> None:
+        """Insert a new execution (its lease fields as given) and its first frames, in one
+        transaction; Duplicate if its ``dedupe_key`` is taken, and then nothing is written."""
         ...
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:
@@ -60,10 +71,27 @@ class ExecutionStore(Protocol):
         status: ExecutionStatus | None = None,
         workflow_name: str | None = None,
         parent_id: str | None = None,
+        workflow_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 50,
         before: tuple[datetime, str] | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first; ``before`` is the (created_at, id) cursor of the last row seen."""
+        """Newest first, created in [since, until); ``before`` is the (created_at, id) cursor
+        of the last row seen."""
+        ...
+
+    def count_executions(self) -> dict[ExecutionStatus, int]:
+        """How many executions there are in each status."""
+        ...
+
+    def delete_execution(self, execution_id: str) -> None:
+        """Delete an execution with its frames and its sub-workflow runs; NotFound if none."""
+        ...
+
+    def prune_executions(self, finished_before: datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` top-level runs finished before a time (with their frames and
+        sub-workflow runs); give how many were deleted."""
         ...
 
     def find_child(self, parent_id: str, parent_node_id: str) -> ExecutionRecord | None:
@@ -81,13 +109,14 @@ class ExecutionStore(Protocol):
         frames: Sequence[ExecutionFrame],
         update: ExecutionUpdate | None = None,
     ) -> None:
-        """Append frames and apply ``update`` in one transaction (fenced)."""
+        """Append frames and apply ``update`` in one transaction (fenced); NotFound if the
+        execution does not exist."""
         ...
 
     def update_execution(
         self, execution_id: str, lease_token: int, update: ExecutionUpdate
     ) -> None:
-        """Change execution columns (fenced)."""
+        """Change execution columns (fenced); NotFound if the execution does not exist."""
         ...
 
     def acquire_lease(

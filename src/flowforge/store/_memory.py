@@ -6,18 +6,20 @@ import copy
 import dataclasses
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flowforge.engine.frames import (
+    TERMINAL_EXECUTION_STATUSES,
     ExecutionFrame,
     ExecutionRecord,
     ExecutionStatus,
     ExecutionUpdate,
 )
 from flowforge.model import Workflow
-from flowforge.store._interface import LeaseLost, NotFound, StoreError
+from flowforge.store._interface import Duplicate, LeaseLost, NotFound, StoreError
 from flowforge.store._tables import version_id
 
 __all__ = ["MemoryStore"]
@@ -51,9 +53,17 @@ class MemoryStore:
                 raise NotFound(f"no workflow version {version_id!r}")
             return self._versions[version_id].model_copy(deep=True)
 
-    def create_execution(self, record: ExecutionRecord) -> None:
+    def create_execution(
+        self, record: ExecutionRecord, frames: Sequence[ExecutionFrame] = ()
+    ) -> None:
+        strays = {f.execution_id for f in frames} - {record.id}
+        if strays:
+            raise StoreError(
+                f"execution {record.id}: cannot append frames of executions {sorted(strays)}"
+            )
         stored = _stored(record, _RECORD_TIMES)
         stored.status = ExecutionStatus(stored.status)
+        journal = sorted((_stored(f, _FRAME_TIMES) for f in frames), key=lambda f: f.seq)
         with self._lock:
             if record.id in self._executions:
                 raise StoreError(f"execution {record.id}: cannot be created: the id is taken")
@@ -61,8 +71,17 @@ class MemoryStore:
                 raise StoreError(
                     f"execution {record.id}: no workflow version {record.workflow_version_id}"
                 )
+            if record.dedupe_key is not None:
+                for other in self._executions.values():
+                    if other.dedupe_key == record.dedupe_key:
+                        raise Duplicate(
+                            f"execution {other.id} was started for {record.dedupe_key!r} already",
+                            other.id,
+                        )
+            if len({f.seq for f in journal}) != len(journal):
+                raise StoreError(f"execution {record.id}: frames repeat a seq")
             self._executions[record.id] = stored
-            self._frames[record.id] = []
+            self._frames[record.id] = journal
 
     def _get(self, execution_id: str) -> ExecutionRecord:
         record = self._executions.get(execution_id)
@@ -80,6 +99,9 @@ class MemoryStore:
         status: ExecutionStatus | None = None,
         workflow_name: str | None = None,
         parent_id: str | None = None,
+        workflow_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 50,
         before: tuple[datetime, str] | None = None,
     ) -> list[ExecutionRecord]:
@@ -88,12 +110,46 @@ class MemoryStore:
                 r
                 for r in self._executions.values()
                 if (status is None or r.status == status)
+                and (workflow_id is None or r.workflow_id == workflow_id)
+                and (since is None or r.created_at >= since)
+                and (until is None or r.created_at < until)
                 and (workflow_name is None or r.workflow_name == workflow_name)
                 and (parent_id is None or r.parent_id == parent_id)
                 and (before is None or (r.created_at, r.id) < before)
             ]
             rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
             return [copy.deepcopy(r) for r in rows[:limit]]
+
+    def count_executions(self) -> dict[ExecutionStatus, int]:
+        with self._lock:
+            counts = Counter(r.status for r in self._executions.values())
+        return {status: counts.get(status, 0) for status in ExecutionStatus}
+
+    def delete_execution(self, execution_id: str) -> None:
+        with self._lock:
+            self._get(execution_id)
+            self._delete_tree([execution_id])
+
+    def prune_executions(self, finished_before: datetime, limit: int = 1000) -> int:
+        with self._lock:
+            ids = [
+                r.id
+                for r in self._executions.values()
+                if r.parent_id is None
+                and r.status in TERMINAL_EXECUTION_STATUSES
+                and r.finished_at is not None
+                and r.finished_at < finished_before
+            ][:limit]
+            self._delete_tree(ids)
+            return len(ids)
+
+    def _delete_tree(self, roots: list[str]) -> None:
+        level = set(roots)
+        while level:
+            for execution_id in level:
+                self._executions.pop(execution_id, None)
+                self._frames.pop(execution_id, None)
+            level = {r.id for r in self._executions.values() if r.parent_id in level}
 
     def find_child(self, parent_id: str, parent_node_id: str) -> ExecutionRecord | None:
         with self._lock:

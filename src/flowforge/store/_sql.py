@@ -15,7 +15,9 @@ from sqlalchemy import (
     Row,
     and_,
     create_engine,
+    delete,
     event,
+    func,
     insert,
     make_url,
     or_,
@@ -28,6 +30,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 from flowforge.engine.frames import (
+    TERMINAL_EXECUTION_STATUSES,
     ExecutionFrame,
     ExecutionRecord,
     ExecutionStatus,
@@ -35,7 +38,7 @@ from flowforge.engine.frames import (
     FrameStatus,
 )
 from flowforge.model import Workflow, parse_workflow
-from flowforge.store._interface import LeaseLost, NotFound, StoreError
+from flowforge.store._interface import Duplicate, LeaseLost, NotFound, StoreError
 from flowforge.store._tables import (
     canonical,
     execution_frames,
@@ -47,7 +50,7 @@ __all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStore", "normalize_url"]
 
 # The newest Alembic revision. Knowing it without loading the scripts lets a store open a
 # migrated database in a millisecond or two; a test keeps it equal to the scripts' head.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x466C6F77  # any constant: PostgreSQL advisory locks are keyed by number
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
@@ -152,13 +155,28 @@ class SqlStore:
 
     # -- executions
 
-    def create_execution(self, record: ExecutionRecord) -> None:
+    def create_execution(
+        self, record: ExecutionRecord, frames: Sequence[ExecutionFrame] = ()
+    ) -> None:
+        _check_frames(record.id, frames)
         values = {c.name: getattr(record, c.name) for c in executions.columns}
         values["status"] = ExecutionStatus(record.status).value
         try:
             with self._write() as conn:
                 conn.execute(insert(executions), values)
+                if frames:
+                    conn.execute(insert(execution_frames), [_frame_row(f) for f in frames])
         except IntegrityError as exc:
+            if record.dedupe_key is not None:
+                with self._read() as conn:
+                    existing = conn.execute(
+                        select(executions.c.id).where(executions.c.dedupe_key == record.dedupe_key)
+                    ).scalar()
+                if existing is not None:
+                    raise Duplicate(
+                        f"execution {existing} was started for {record.dedupe_key!r} already",
+                        existing,
+                    ) from None
             raise StoreError(f"execution {record.id}: cannot be created: {exc.orig}") from None
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:
@@ -174,10 +192,19 @@ class SqlStore:
         status: ExecutionStatus | None = None,
         workflow_name: str | None = None,
         parent_id: str | None = None,
+        workflow_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 50,
         before: tuple[datetime, str] | None = None,
     ) -> list[ExecutionRecord]:
         query = select(executions)
+        if workflow_id is not None:
+            query = query.where(executions.c.workflow_id == workflow_id)
+        if since is not None:
+            query = query.where(executions.c.created_at >= since)
+        if until is not None:
+            query = query.where(executions.c.created_at < until)
         if status is not None:
             query = query.where(executions.c.status == ExecutionStatus(status).value)
         if workflow_name is not None:
@@ -195,6 +222,52 @@ class SqlStore:
         query = query.order_by(executions.c.created_at.desc(), executions.c.id.desc()).limit(limit)
         with self._read() as conn:
             return [_record(row) for row in conn.execute(query)]
+
+    def count_executions(self) -> dict[ExecutionStatus, int]:
+        query = select(executions.c.status, func.count()).group_by(executions.c.status)
+        with self._read() as conn:
+            counts = {ExecutionStatus(status): int(n) for status, n in conn.execute(query)}
+        return {status: counts.get(status, 0) for status in ExecutionStatus}
+
+    def delete_execution(self, execution_id: str) -> None:
+        with self._write() as conn:
+            if not self._delete_tree(conn, [execution_id]):
+                raise NotFound(f"no execution {execution_id!r}")
+
+    def prune_executions(self, finished_before: datetime, limit: int = 1000) -> int:
+        finished = [s.value for s in TERMINAL_EXECUTION_STATUSES]
+        with self._write() as conn:
+            ids = list(
+                conn.execute(
+                    select(executions.c.id)
+                    .where(
+                        executions.c.parent_id.is_(None),
+                        executions.c.status.in_(finished),
+                        executions.c.finished_at < finished_before,
+                    )
+                    .limit(limit)
+                ).scalars()
+            )
+            return self._delete_tree(conn, ids)
+
+    @staticmethod
+    def _delete_tree(conn: Connection, roots: list[str]) -> int:
+        """Delete executions, their frames and their sub-workflow runs; give how many roots."""
+        level, deleted = roots, 0
+        while level:
+            children = list(
+                conn.execute(
+                    select(executions.c.id).where(executions.c.parent_id.in_(level))
+                ).scalars()
+            )
+            # Frames go by the cascade on PostgreSQL and SQLite (foreign_keys=ON) alike, but an
+            # explicit delete keeps it true for a database opened without the pragma.
+            conn.execute(delete(execution_frames).where(execution_frames.c.execution_id.in_(level)))
+            count = conn.execute(delete(executions).where(executions.c.id.in_(level))).rowcount
+            if level is roots:
+                deleted = count
+            level = children
+        return deleted
 
     def find_child(self, parent_id: str, parent_node_id: str) -> ExecutionRecord | None:
         query = (

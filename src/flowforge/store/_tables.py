@@ -32,9 +32,13 @@ __all__ = [
     "canonical",
     "execution_frames",
     "executions",
+    "meta",
     "metadata",
+    "triggers",
     "version_id",
+    "workflow_revisions",
     "workflow_versions",
+    "workflows",
 ]
 
 metadata = MetaData(
@@ -107,7 +111,13 @@ executions = Table(
     Column("lease_expires_at", UtcDateTime()),
     Column("lease_token", Integer, nullable=False, default=0),
     Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("workflow_id", String(36)),  # the catalogue entry it ran for, if any
+    Column("trigger_node", String(128)),  # the trigger that fired; other triggers are skipped
+    Column("dedupe_key", String(200), unique=True),  # one run per webhook delivery or cron tick
+    Column("retry_of", String(36)),  # the run this one retries or re-runs
+    Column("pinned", _Json),  # node id -> the input a re-run gives that node
     Index(None, "status", "created_at"),
+    Index(None, "workflow_id", "created_at", "id"),
     Index(None, "workflow_name", "created_at"),
     Index(None, "created_at", "id"),
     Index(None, "parent_id", "parent_node_id"),
@@ -137,6 +147,63 @@ execution_frames = Table(
     Column("ended_at", UtcDateTime()),
     Column("duration_ms", Float),
     UniqueConstraint("execution_id", "seq"),
+)
+
+
+# The catalogue: named workflows whose every save is an immutable, numbered revision.
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text),
+    Column("tags", _Json, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),  # the current revision number
+    Column("version_id", String(64), ForeignKey("workflow_versions.id"), nullable=False),
+    Column("source_path", Text),  # the file it was imported from: relative sub-workflow paths
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index(None, "updated_at", "id"),
+)
+
+workflow_revisions = Table(
+    "workflow_revisions",
+    metadata,
+    Column(
+        "workflow_id",
+        String(36),
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("number", Integer, primary_key=True),
+    Column("version_id", String(64), ForeignKey("workflow_versions.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# The triggers of active workflows; a row exists only while its workflow is active.
+triggers = Table(
+    "triggers",
+    metadata,
+    Column(
+        "workflow_id",
+        String(36),
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("node_id", String(128), primary_key=True),
+    Column("kind", String(16), nullable=False),  # webhook | schedule | error
+    Column("path", String(400), unique=True),  # webhooks: unique among active workflows
+    Column("config", _Json, nullable=False),
+    Column("next_at", UtcDateTime()),  # schedules: the next tick to fire
+    Index(None, "kind", "next_at"),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", _Json),
 )
 
 

@@ -1,0 +1,66 @@
+"""The HTTP API: ``create_app`` builds the FastAPI application around a ``Server``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from flowforge import __version__
+from flowforge.api import executions, hooks, system, workflows
+from flowforge.api._errors import install_error_handlers
+from flowforge.api._middleware import BodyLimitMiddleware, RequestContextMiddleware
+from flowforge.api._schemas import ErrorEnvelope
+from flowforge.config import Settings
+from flowforge.server import Server
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """
+FlowForge runs workflows: graphs of typed nodes, started by hand, by the API, by webhooks,
+by schedules, or by other runs' failures, on a durable engine that journals every step.
+
+Every error has one shape: `{"error": {"code", "message", "details": [{"field", "message"}],
+"requestId"}}`. Lists page with `cursor` (the `nextCursor` of the page before).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    server: Server | None = None,
+    database_url: str | None = None,
+) -> FastAPI:
+    """The application; its lifespan starts and stops the server (engine, schedules, ...)."""
+    settings = settings or Settings()
+    server = server or Server(settings, database_url=database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    app = FastAPI(
+        title="FlowForge",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        responses={
+            400: {"model": ErrorEnvelope, "description": "Bad request"},
+            404: {"model": ErrorEnvelope, "description": "Not found"},
+            409: {"model": ErrorEnvelope, "description": "Conflict"},
+            413: {"model": ErrorEnvelope, "description": "Body too large"},
+            422: {"model": ErrorEnvelope, "description": "Invalid input"},
+        },
+    )
+    app.state.server = server
+    for module in (workflows, executions, hooks, system):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=server.metrics)  # outermost
+    return app

@@ -1,0 +1,19 @@
+"""Dependencies the routes share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from flowforge.server import Server
+
+__all__ = ["ServerDep"]
+
+
+def _server(request: Request) -> Server:
+    server: Server = request.app.state.server
+    return server
+
+
+ServerDep = Annotated[Server, Depends(_server)]

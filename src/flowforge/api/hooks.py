@@ -1,0 +1,109 @@
+"""``/hooks/{path}``: webhooks that start the active workflow listening on a path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from flowforge.api._deps import ServerDep
+from flowforge.api._errors import ApiError
+from flowforge.connectors.triggers import HTTP_METHODS
+from flowforge.engine.frames import ExecutionStatus
+from flowforge.store import Duplicate
+from flowforge.triggers import SignatureError, request_input, verify_signature
+from flowforge.triggers.webhooks import BodyError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["webhooks"])
+
+
+async def call_webhook(server: ServerDep, path: str, request: Request) -> Any:
+    """Headers, query and body reach the run as its trigger input. A workflow whose webhook
+    node sets ``secret_env`` accepts only requests signed as Standard Webhooks specifies
+    (timestamp within 5 minutes); a repeated ``webhook-id`` starts nothing new and is answered
+    with the first run's id."""
+    path = path.strip("/")
+    found = await asyncio.to_thread(server.catalog.webhook, path)
+    if found is None:
+        raise ApiError(
+            404, f"no active workflow listens on /hooks/{path}", code="WEBHOOK_NOT_FOUND"
+        )
+    entry, spec = found
+    config = spec.config
+    if request.method not in config.get("methods", HTTP_METHODS):
+        allowed = ", ".join(config["methods"])
+        raise ApiError(
+            405,
+            f"/hooks/{path} accepts {allowed}, not {request.method}",
+            headers={"Allow": allowed},
+        )
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    dedupe_key = None
+    secret_env = config.get("secret_env")
+    if secret_env:
+        secret = os.environ.get(secret_env)
+        if not secret:
+            raise ApiError(
+                503,
+                f"the webhook's secret is not configured: set {secret_env} on the server",
+                code="WEBHOOK_MISCONFIGURED",
+            )
+        try:
+            webhook_id = verify_signature(secret, body, headers)
+        except SignatureError as exc:
+            raise ApiError(401, str(exc), code="INVALID_SIGNATURE") from None
+        dedupe_key = f"webhook:{entry.id}:{spec.node_id}:{webhook_id}"
+    try:
+        data = request_input(request.method, path, headers, request.url.query, body)
+    except BodyError as exc:
+        raise ApiError(400, str(exc), details=[{"field": "body", "message": str(exc)}]) from None
+    try:
+        execution_id = await server.start_run(
+            entry, data, trigger_node=spec.node_id, dedupe_key=dedupe_key
+        )
+    except Duplicate as exc:
+        return JSONResponse({"executionId": exc.execution_id, "duplicate": True}, status_code=200)
+    if config.get("respond") != "when_finished":
+        return JSONResponse({"executionId": execution_id}, status_code=202)
+    outcome = None
+    with contextlib.suppress(TimeoutError):
+        outcome = await asyncio.wait_for(
+            asyncio.shield(server.engine.wait(execution_id)), float(config.get("timeout_s", 30))
+        )
+    headers_out = {"X-Execution-ID": execution_id}
+    if outcome is None:
+        return JSONResponse({"executionId": execution_id}, status_code=202, headers=headers_out)
+    if outcome.status != ExecutionStatus.COMPLETED:
+        message = (outcome.error or {}).get("message", outcome.status.value)
+        raise ApiError(
+            500,
+            f"execution {execution_id} {outcome.status.value.lower()}: {message}",
+            code="EXECUTION_FAILED",
+            headers=headers_out,
+        )
+    return JSONResponse(outcome.result, status_code=200, headers=headers_out)
+
+
+for _method in HTTP_METHODS:
+    router.add_api_route(
+        "/hooks/{path:path}",
+        call_webhook,
+        methods=[_method],
+        operation_id=f"call_webhook_{_method.lower()}",
+        summary=f"Call a webhook ({_method})",
+        status_code=202,
+        include_in_schema=_method != "HEAD",
+        responses={
+            200: {"description": "respond=when_finished: the run's result"},
+            202: {"description": "The run started: its execution id"},
+            401: {"description": "Bad or stale Standard Webhooks signature"},
+            404: {"description": "No active workflow listens on this path"},
+        },
+    )

@@ -1,0 +1,303 @@
+"""The server's runtime: the store, the catalogue, the engine and the background loops
+(schedules, takeover of orphaned runs, retention) that ``flowforge serve`` runs in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flowforge import __version__
+from flowforge.api._metrics import Metrics
+from flowforge.config import Settings
+from flowforge.connectors import Registry, builtin_registry
+from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionStatus
+from flowforge.engine.local import ExecutionResult, LocalEngine
+from flowforge.engine.validate import check
+from flowforge.errors import DefinitionError
+from flowforge.model import Workflow, load_workflow
+from flowforge.store import Conflict, Duplicate, SqlStore, WorkflowCatalog, WorkflowEntry
+from flowforge.triggers import Scheduler, trigger_specs
+
+__all__ = ["EXAMPLES", "FrameHub", "Server"]
+
+log = logging.getLogger("flowforge.server")
+
+EXAMPLES = Path(__file__).with_name("examples")
+
+
+class FrameHub:
+    """Wakes the streams that follow a run when this process writes one of its frames. Streams
+    also poll the store, so runs driven by other processes are followed too."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    def frame(self, frame: ExecutionFrame) -> None:
+        self._wake(frame.execution_id)
+
+    def finished(self, record: ExecutionRecord, outcome: ExecutionResult) -> None:
+        self._wake(record.id)
+
+    def _wake(self, execution_id: str) -> None:
+        for event in self._waiters.get(execution_id, ()):
+            event.set()
+
+    @contextlib.contextmanager
+    def follow(self, execution_id: str) -> Any:
+        """An event set whenever the run writes here; clear it after each wake."""
+        event = asyncio.Event()
+        self._waiters.setdefault(execution_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(execution_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[execution_id]
+
+
+class Server:
+    """Everything ``flowforge serve`` runs; ``start`` and ``stop`` bracket its life."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        database_url: str | None = None,
+        registry: Registry | None = None,
+        load_examples: bool | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database_url = settings.database(database_url)
+        self.registry = registry or builtin_registry()
+        self.load_examples = settings.load_examples if load_examples is None else load_examples
+        self.metrics = Metrics()
+        self.hub = FrameHub()
+        self.started_at = time.monotonic()
+        self.store: SqlStore
+        self.catalog: WorkflowCatalog
+        self.engine: LocalEngine
+        self._definitions: dict[str, Workflow] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self.scheduler: Scheduler
+
+    # -- life
+
+    async def start(self) -> None:
+        """Open (and migrate) the database, load the examples on first start, resume the runs
+        a previous process left, and start the background loops."""
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = await asyncio.to_thread(SqlStore, self.database_url)
+        self.catalog = WorkflowCatalog(self.store)
+        self.metrics.watch_runs(self.store.count_executions)
+        self.engine = LocalEngine(
+            self.store,
+            self.registry,
+            lease_ttl_s=self.settings.lease_ttl_s,
+            metrics=self.metrics,
+        )
+        await self.engine.__aenter__()
+        self.engine.listeners.append(self.hub.frame)
+        self.engine.finish_listeners.append(self.hub.finished)
+        self.engine.finish_listeners.append(self._on_finished)
+        if self.load_examples:
+            await asyncio.to_thread(self._load_examples)
+        resumed = await self.engine.resume_all()
+        if resumed:
+            log.info("resumed %d run(s) left by a previous process", len(resumed))
+        self.scheduler = Scheduler(self.catalog, self._start_records)
+        self._tasks = [
+            asyncio.create_task(self.scheduler.run(), name="flowforge-schedules"),
+            asyncio.create_task(self._takeover(), name="flowforge-takeover"),
+        ]
+        if self.settings.retention_days is not None:
+            self._tasks.append(asyncio.create_task(self._retention(), name="flowforge-retention"))
+
+    async def stop(self) -> None:
+        """Stop the loops and the engine: running steps are cancelled, their frames flushed
+        and their leases given up, so the next start (or another process) resumes them."""
+        for task in [*self._tasks, *self._background]:
+            task.cancel()
+        for task in [*self._tasks, *self._background]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.engine.close()
+        await asyncio.to_thread(self.store.close)
+
+    def background_alive(self) -> bool:
+        """Whether the schedule, takeover and retention loops are all still running."""
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_at
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+    # -- starting runs
+
+    def definition(self, version_id: str) -> Workflow:
+        """A stored version, one object per version id: the engine then checks and stores
+        it once however many runs start from it."""
+        workflow = self._definitions.get(version_id)
+        if workflow is None:
+            workflow = self.store.get_workflow_version(version_id)
+            if len(self._definitions) >= 512:
+                self._definitions.pop(next(iter(self._definitions)))
+            self._definitions[version_id] = workflow
+        return workflow
+
+    async def start_run(
+        self,
+        entry: WorkflowEntry,
+        input: Any,
+        *,
+        trigger_node: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> str:
+        """Start a run of a catalogue workflow at its current version; give its id.
+        Raises Duplicate (naming the earlier run) when ``dedupe_key`` was used already."""
+        workflow = self.definition(entry.version_id)
+        return await self.engine.submit(
+            workflow,
+            input,
+            source_path=entry.source_path,
+            workflow_id=entry.id,
+            trigger_node=trigger_node,
+            dedupe_key=dedupe_key,
+        )
+
+    async def _start_records(self, records: list[ExecutionRecord]) -> None:
+        """Drive runs that a trigger created as PENDING rows."""
+        for record in records:
+            await self.engine.resume(record.id)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run work in the background; ``stop`` cancels it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- workflows
+
+    def specs(self, workflow: Workflow) -> list[Any]:
+        """Check a definition against the node types and read its triggers; DefinitionError
+        listing every problem."""
+        check(workflow, self.registry)
+        return trigger_specs(workflow, datetime.now(UTC))
+
+    # -- the error trigger
+
+    def _on_finished(self, record: ExecutionRecord, outcome: ExecutionResult) -> None:
+        if (
+            outcome.status == ExecutionStatus.FAILED
+            and record.workflow_id is not None
+            and record.parent_id is None
+            and not (record.dedupe_key or "").startswith("error:")  # no error-trigger loops
+        ):
+            self.spawn(self._fire_error_triggers(record, outcome))
+
+    async def _fire_error_triggers(self, record: ExecutionRecord, outcome: ExecutionResult) -> None:
+        watchers = await asyncio.to_thread(self.catalog.error_triggers)
+        failure = {
+            "execution": {
+                "id": record.id,
+                "workflow_id": record.workflow_id,
+                "workflow": record.workflow_name,
+                "error": outcome.error,
+                "input": record.input,
+                "started_at": (record.started_at or record.created_at).isoformat(),
+                "finished_at": datetime.now(UTC).isoformat(),
+                "retry_of": record.retry_of,
+            }
+        }
+        for entry, spec in watchers:
+            if entry.id == record.workflow_id:
+                continue
+            watched = spec.config.get("workflows") or []
+            if (
+                watched
+                and record.workflow_id not in watched
+                and record.workflow_name not in watched
+            ):
+                continue
+            try:
+                run_id = await self.start_run(
+                    entry,
+                    failure,
+                    trigger_node=spec.node_id,
+                    dedupe_key=f"error:{record.id}:{entry.id}:{spec.node_id}",
+                )
+            except Duplicate:
+                continue
+            except Exception:
+                log.exception("error trigger %s/%s could not start", entry.name, spec.node_id)
+                continue
+            log.info(
+                "execution %s failed: error workflow %s started as %s",
+                record.id,
+                entry.name,
+                run_id,
+            )
+
+    # -- background loops
+
+    async def _takeover(self) -> None:
+        """Resume runs whose owner died or whose lease expired (another server process that
+        crashed, or runs created as PENDING by a process that stopped before driving them)."""
+        interval = max(1.0, self.settings.lease_ttl_s / 2)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.engine.resume_all()
+            except Exception:
+                log.exception("taking over orphaned runs failed")
+
+    async def _retention(self) -> None:
+        """Delete finished runs older than the retention setting, in batches, every hour."""
+        days = self.settings.retention_days
+        assert days is not None
+        while True:
+            cutoff = datetime.now(UTC) - timedelta(days=days)
+            try:
+                total = 0
+                while True:
+                    pruned = await asyncio.to_thread(self.store.prune_executions, cutoff, 500)
+                    total += pruned
+                    if pruned < 500:
+                        break
+                if total:
+                    log.info("retention: deleted %d run(s) finished before %s", total, cutoff)
+            except Exception:
+                log.exception("retention pruning failed")
+            await asyncio.sleep(3600)
+
+    # -- examples
+
+    def _load_examples(self) -> None:
+        """On the first start of a database, add the examples (webhook examples active)."""
+        if self.catalog.get_meta("examples_loaded") or not EXAMPLES.is_dir():
+            return
+        loaded = 0
+        for path in sorted(EXAMPLES.glob("*.yaml")):
+            try:
+                workflow = load_workflow(path)
+                specs = self.specs(workflow)
+                active = any(spec.kind == "webhook" for spec in specs)
+                self.catalog.create(
+                    workflow, active=active, trigger_specs=specs, source_path=str(path)
+                )
+                loaded += 1
+            except (DefinitionError, Conflict) as exc:
+                log.warning("example %s not loaded: %s", path.name, exc)
+        self.catalog.set_meta("examples_loaded", {"at": datetime.now(UTC).isoformat()})
+        log.info("loaded %d example workflow(s) from %s", loaded, EXAMPLES)
