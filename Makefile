@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXAMPLE ?= examples/order-alert.yaml
 INPUT ?= {"id": "A-17", "amount": 250}
 
-.PHONY: run test lint unit bench clean
+.PHONY: run example test lint unit bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## The main job: run an example workflow and show it live.
+## The main job: the server (API, webhooks, schedules, engine) on 127.0.0.1:8989, with the
+## examples loaded on first start. Data in $$FLOWFORGE_HOME (default ~/.flowforge).
 run: $(BIN)/.installed
+	$(BIN)/flowforge serve
+
+## Run one example workflow in the terminal, live, without a server.
+example: $(BIN)/.installed
 	$(BIN)/flowforge run $(EXAMPLE) --input '$(INPUT)'
 
 ## Lint, type-check and run the whole suite on SQLite, then on PostgreSQL when

@@ -7,7 +7,6 @@ import difflib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from fastapi.responses import PlainTextResponse
 
 from flowforge.api._deps import ServerDep
 from flowforge.api._errors import ApiError
@@ -215,8 +214,15 @@ async def deactivate(server: ServerDep, workflow_id: str) -> WorkflowOut:
 @router.get(
     "/{workflow_id}/export",
     summary="Export a workflow as a file",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"application/yaml": {}, "application/json": {}}}},
+    responses={
+        200: {
+            "description": "The definition",
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
 )
 async def export_workflow(
     server: ServerDep,
