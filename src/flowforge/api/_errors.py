@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
 from flowforge.logs import request_id
+from flowforge.model import format_location
 from flowforge.store import Conflict, NotFound
 
 __all__ = ["ApiError", "error_response", "install_error_handlers"]
@@ -78,17 +79,6 @@ def error_response(error: ApiError) -> JSONResponse:
     )
 
 
-def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    """A pydantic location as a path: ``body.nodes[0].params.url``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception the routes raise to the error shape. (Unhandled exceptions are
     answered by the request middleware, which also sees errors raised outside the routes.)"""
@@ -102,7 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
         details = []
         for err in exc.errors():
             message = str(err.get("msg", "invalid"))
-            field = _field(err.get("loc", ()))
+            field = format_location(tuple(err.get("loc", ())))
             if err.get("type") == "json_invalid":
                 position = err.get("loc", ("body", "?"))[-1]
                 reason = err.get("ctx", {}).get("error", message)
