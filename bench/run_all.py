@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["chain_fibo.py", "fan_out.py", "plan_scale.py", "journal_throughput.py"]
+BENCHMARKS = [
+    "chain_fibo.py",
+    "fan_out.py",
+    "plan_scale.py",
+    "journal_throughput.py",
+    "webhook_rps.py",
+    "list_executions.py",
+]
 
 
 def main() -> int:

@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     load_examples: bool = Field(True, description="Add the example workflows on first start")
     log_format: str = Field("json", pattern="^(json|text)$", description="json or text logs")
     log_level: str = Field("INFO", description="Python logging level")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port and the database (flowforge serve)",
+    )
+    otel: bool = Field(
+        False,
+        description="Let FastAPI report OpenTelemetry traces, metrics and logs to the globally "
+        "configured providers (off: it costs time on every request)",
+    )
 
     def database(self, override: str | None = None) -> str:
         """The database URL to use: the flag, the setting, or SQLite in the data folder."""

@@ -21,7 +21,14 @@ from flowforge.engine.local import ExecutionResult, LocalEngine
 from flowforge.engine.validate import check
 from flowforge.errors import DefinitionError
 from flowforge.model import Workflow, load_workflow
-from flowforge.store import Conflict, Duplicate, SqlStore, WorkflowCatalog, WorkflowEntry
+from flowforge.store import (
+    Conflict,
+    Duplicate,
+    SqlStore,
+    TriggerSpec,
+    WorkflowCatalog,
+    WorkflowEntry,
+)
 from flowforge.triggers import Scheduler, trigger_specs
 
 __all__ = ["EXAMPLES", "FrameHub", "Server"]
@@ -29,6 +36,7 @@ __all__ = ["EXAMPLES", "FrameHub", "Server"]
 log = logging.getLogger("flowforge.server")
 
 EXAMPLES = Path(__file__).with_name("examples")
+WEBHOOK_CACHE_S = 1.0
 
 
 class FrameHub:
@@ -85,6 +93,7 @@ class Server:
         self.catalog: WorkflowCatalog
         self.engine: LocalEngine
         self._definitions: dict[str, Workflow] = {}
+        self._hooks: dict[str, tuple[float, int, tuple[WorkflowEntry, TriggerSpec] | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self.scheduler: Scheduler
@@ -103,6 +112,7 @@ class Server:
             self.registry,
             lease_ttl_s=self.settings.lease_ttl_s,
             metrics=self.metrics,
+            confine_files=True,
         )
         await self.engine.__aenter__()
         self.engine.listeners.append(self.hub.frame)
@@ -155,6 +165,22 @@ class Server:
                 self._definitions.pop(next(iter(self._definitions)))
             self._definitions[version_id] = workflow
         return workflow
+
+    async def webhook(self, path: str) -> tuple[WorkflowEntry, TriggerSpec] | None:
+        """The active workflow and webhook node listening on a path, or None. Answers are
+        kept for a second, and dropped at once when this process changes the catalogue: a
+        change made by another server process sharing the database reaches this one within
+        ``WEBHOOK_CACHE_S``."""
+        now = time.monotonic()
+        hit = self._hooks.get(path)
+        if hit is not None and hit[0] > now and hit[1] == self.catalog.changes:
+            return hit[2]
+        changes = self.catalog.changes
+        found = await asyncio.to_thread(self.catalog.webhook, path)
+        if len(self._hooks) >= 1024:  # bounded, whatever paths callers try
+            self._hooks.pop(next(iter(self._hooks)))
+        self._hooks[path] = (now + WEBHOOK_CACHE_S, changes, found)
+        return found
 
     async def start_run(
         self,
@@ -297,7 +323,9 @@ class Server:
                     workflow, active=active, trigger_specs=specs, source_path=str(path)
                 )
                 loaded += 1
-            except (DefinitionError, Conflict) as exc:
+            except Conflict as exc:  # another process sharing the database added it first
+                log.debug("example %s not loaded: %s", path.name, exc)
+            except DefinitionError as exc:
                 log.warning("example %s not loaded: %s", path.name, exc)
         self.catalog.set_meta("examples_loaded", {"at": datetime.now(UTC).isoformat()})
         log.info("loaded %d example workflow(s) from %s", loaded, EXAMPLES)

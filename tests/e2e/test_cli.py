@@ -30,6 +30,17 @@ def flowforge(
     )
 
 
+def flowforge_background(*args: str) -> subprocess.Popen[str]:
+    """A flowforge command left running, its output captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flowforge", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 EXPECTED: list[tuple[str, dict[str, Any] | None, Any]] = [
     (
         "webhook-echo.yaml",
@@ -225,23 +236,14 @@ def test_input_file(database_url: str, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_interrupt_a_waiting_run_then_resume_it(database_url: str) -> None:
     """Ctrl-C while a run waits keeps it in the journal; `flowforge resume` finishes it on time."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flowforge",
-            "run",
-            str(EXAMPLES / "wait.yaml"),
-            "--db",
-            database_url,
-            "--json",
-            "--input",
-            '{"seconds": 3}',
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    proc = flowforge_background(
+        "run",
+        str(EXAMPLES / "wait.yaml"),
+        "--db",
+        database_url,
+        "--json",
+        "--input",
+        '{"seconds": 3}',
     )
     deadline = time.monotonic() + 30
     status = ""

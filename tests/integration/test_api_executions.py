@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from api_support import assert_error, running, workflow
 from standardwebhooks import Webhook
 
+from flowforge.server import WEBHOOK_CACHE_S
 from flowforge.store import SqlStore, WorkflowCatalog
 from flowforge.triggers import Scheduler, ticks_to_fire
 
@@ -33,6 +35,11 @@ NAP = workflow(
     {"id": "nap", "type": "flow.wait", "params": {"seconds": 0.4}},
     {"id": "after", "type": "flow.set", "params": {"values": {"woke": True}}},
 )
+SLOW = {
+    **NAP,
+    "name": "slow",
+    "nodes": [NAP["nodes"][0], {**NAP["nodes"][1], "params": {"seconds": 60}}, NAP["nodes"][2]],
+}
 
 
 async def _start(client: Any, name: str, input: Any, wait: float = 10) -> dict[str, Any]:
@@ -51,8 +58,8 @@ async def test_start_wait_list_get_and_delete(database_url: str, tmp_path: Path)
         assert ok["status"] == "COMPLETED" and ok["result"] == {"fine": {"ok": 6}}
         failed = await _start(client, "gate", {"n": 8})
         assert failed["status"] == "FAILED" and failed["error"]["node"] == "boom"
-        await client.post("/api/v1/workflows", json=NAP)
-        pending = await client.post("/api/v1/executions", json={"workflowId": "nap"})
+        await client.post("/api/v1/workflows", json=SLOW)
+        pending = await client.post("/api/v1/executions", json={"workflowId": "slow"})
         assert pending.status_code == 202 and pending.json()["status"] in ("RUNNING", "WAITING")
 
         got = (await client.get(f"/api/v1/executions/{ok['id']}")).json()
@@ -84,6 +91,7 @@ async def test_start_wait_list_get_and_delete(database_url: str, tmp_path: Path)
 
         busy = await client.delete(f"/api/v1/executions/{pending.json()['id']}")
         assert_error(busy, 409, "CONFLICT")
+        await client.post(f"/api/v1/executions/{pending.json()['id']}/cancel")
         assert (await client.delete(f"/api/v1/executions/{ok['id']}")).status_code == 204
         assert_error(await client.get(f"/api/v1/executions/{ok['id']}"), 404, "NOT_FOUND")
         inline = await client.post(
@@ -176,14 +184,8 @@ async def test_the_stream_sends_every_frame_then_the_end(database_url: str, tmp_
 
 
 async def test_cancel_a_waiting_run(database_url: str, tmp_path: Path) -> None:
-    slow = {**NAP, "name": "slow"}
-    slow["nodes"] = [
-        NAP["nodes"][0],
-        {**NAP["nodes"][1], "params": {"seconds": 60}},
-        NAP["nodes"][2],
-    ]
     async with running(database_url, tmp_path, load_examples=False) as (client, _):
-        await client.post("/api/v1/workflows", json=slow)
+        await client.post("/api/v1/workflows", json=SLOW)
         started = (await client.post("/api/v1/executions", json={"workflowId": "slow"})).json()
         cancelled = await client.post(f"/api/v1/executions/{started['id']}/cancel")
         assert cancelled.status_code == 202 and cancelled.json()["status"] == "CANCELLED"
@@ -280,6 +282,35 @@ async def test_webhooks(database_url: str, tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.delenv("HOOK_SECRET")
         missing = await client.post("/hooks/signed", content=body, headers=_signed(body, "m5", now))
         assert_error(missing, 503, "WEBHOOK_MISCONFIGURED")
+
+
+async def test_webhook_lookups_are_cached_but_never_stale_here(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running(database_url, tmp_path) as (client, server):
+        assert (await client.post("/hooks/echo", json={})).status_code == 200
+        # a change made through this server is seen by the very next request
+        off = await client.post("/api/v1/workflows/webhook-echo/deactivate")
+        assert off.status_code == 200, off.text
+        assert_error(await client.post("/hooks/echo", json={}), 404, "WEBHOOK_NOT_FOUND")
+        assert (await client.post("/api/v1/workflows/webhook-echo/activate")).status_code == 200
+        assert (await client.post("/hooks/echo", json={})).status_code == 200
+        # a change made by another process sharing the database, within WEBHOOK_CACHE_S
+        other = SqlStore(database_url)
+        try:
+            entry = WorkflowCatalog(other).find("webhook-echo")
+            WorkflowCatalog(other).set_active(entry.id, False)
+        finally:
+            other.close()
+        changed_at = time.monotonic()
+        while (await client.post("/hooks/echo", json={})).status_code != 404:
+            assert time.monotonic() - changed_at < WEBHOOK_CACHE_S + 1, "stale for too long"
+            await asyncio.sleep(0.05)
+        assert server.catalog.changes > 0
+        # served by the lean route first in line, counted under its template
+        metrics = (await client.get("/metrics")).text
+        assert 'route="/hooks/{path:path}",status="200"}' in metrics
+        assert 'route="/hooks/{path:path}",status="404"}' in metrics
 
 
 def test_missed_run_policies() -> None:

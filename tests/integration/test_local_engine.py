@@ -596,6 +596,39 @@ async def test_subworkflow_from_a_file(engine: LocalEngine, tmp_path: Path) -> N
     assert "cannot read file" in failed.error["message"]  # type: ignore[index]
 
 
+async def test_confined_engines_keep_sub_workflow_files_in_the_callers_folder(
+    store: ExecutionStore, tmp_path: Path
+) -> None:
+    child = wf([{"id": "s", "type": "flow.start"}], name="child", output="{{ trigger }}")
+    (tmp_path / "flows" / "lib").mkdir(parents=True)
+    (tmp_path / "flows" / "lib" / "child.yaml").write_text(dump_workflow(child))
+    (tmp_path / "outside.yaml").write_text(dump_workflow(child))
+    (tmp_path / "flows" / "link.yaml").symlink_to(tmp_path / "outside.yaml")
+
+    def caller(ref: str) -> Workflow:
+        return wf(
+            [{"id": "call", "type": "flow.subworkflow", "params": {"workflow": ref, "input": 7}}],
+            name="caller",
+        )
+
+    source = str(tmp_path / "flows" / "caller.yaml")
+    async with LocalEngine(store, REGISTRY, confine_files=True) as confined:
+        inside = await confined.run(caller("lib/child.yaml"), source_path=source)
+        assert inside.ok, inside.error
+        assert inside.result == {"call": 7}
+        for ref in ("../outside.yaml", str(tmp_path / "outside.yaml"), "link.yaml"):
+            refused = await confined.run(caller(ref), source_path=source)
+            assert refused.status == ExecutionStatus.FAILED, ref
+            assert "outside the folder" in refused.error["message"]  # type: ignore[index]
+        # a definition from no file (sent to the API) may not name files at all
+        refused = await confined.run(caller("/etc/passwd"))
+        assert "stored workflow versions only" in refused.error["message"]  # type: ignore[index]
+        assert "root:" not in str(refused.error)
+    async with LocalEngine(store, REGISTRY) as free:  # the CLI: the user's own files
+        outside = await free.run(caller("../outside.yaml"), source_path=source)
+        assert outside.ok, outside.error
+
+
 async def test_a_workflow_calling_itself_stops_at_the_depth_limit(
     engine: LocalEngine, tmp_path: Path
 ) -> None:

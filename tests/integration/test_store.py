@@ -19,11 +19,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionStatus, FrameStatus
 from flowforge.model import Workflow
 from flowforge.store import (
+    Duplicate,
     ExecutionStore,
     LeaseLost,
     MemoryStore,
@@ -266,6 +267,73 @@ def test_a_duplicate_frame_number_is_refused_whole(any_store: ExecutionStore) ->
         any_store.append_frames(record.id, 1, [frame(record.id, 2), frame(record.id, 2)])
     assert [f.seq for f in any_store.get_frames(record.id)] == [1]
     assert any_store.get_execution(record.id).status == ExecutionStatus.RUNNING
+
+
+def test_a_batch_writes_each_item_or_names_its_error(any_store: ExecutionStore) -> None:
+    running, stale = new_record(any_store), new_record(any_store)
+    version = any_store.put_workflow_version(WF)
+
+    def fresh(**kw: Any) -> ExecutionRecord:
+        return ExecutionRecord(
+            str(uuid.uuid4()), version, "w", ExecutionStatus.RUNNING, T0, lease_token=1, **kw
+        )
+
+    first, second = fresh(dedupe_key="k"), fresh()
+    # all good: one commit for two new runs and frames of another
+    results = any_store.write_batch(
+        [(first, [frame(first.id, 1)]), (second, [])],
+        [(running.id, 1, [frame(running.id, 1)], {"status": ExecutionStatus.WAITING})],
+    )
+    assert results == [None, None, None]
+    assert [f.seq for f in any_store.get_frames(first.id)] == [1]
+    assert any_store.get_execution(second.id).status == ExecutionStatus.RUNNING
+    assert any_store.get_execution(running.id).status == ExecutionStatus.WAITING
+
+    # a duplicate key, a stale token and a missing run fail alone; the rest is written
+    again, third = fresh(dedupe_key="k"), fresh()
+    results = any_store.write_batch(
+        [(again, [frame(again.id, 1)]), (third, [frame(third.id, 1)])],
+        [
+            (stale.id, 9, [frame(stale.id, 1)], {"status": ExecutionStatus.FAILED}),
+            ("missing", 1, [frame("missing", 1)], None),
+            (running.id, 1, [frame(running.id, 2)], {"status": ExecutionStatus.RUNNING}),
+        ],
+    )
+    assert isinstance(results[0], Duplicate) and results[0].execution_id == first.id
+    assert results[1] is None
+    assert isinstance(results[2], LeaseLost)
+    assert isinstance(results[3], NotFound)
+    assert results[4] is None
+    with pytest.raises(NotFound):
+        any_store.get_execution(again.id)
+    assert [f.seq for f in any_store.get_frames(third.id)] == [1]
+    assert any_store.get_frames(stale.id) == []
+    assert any_store.get_execution(stale.id).status == ExecutionStatus.RUNNING
+    assert [f.seq for f in any_store.get_frames(running.id)] == [1, 2]
+    assert any_store.write_batch([], []) == []
+
+
+def test_a_batch_is_one_transaction(make_store: Callable[[], SqlStore]) -> None:
+    store = make_store()
+    runs = [new_record(store) for _ in range(3)]
+    commits: list[object] = []
+    event.listen(store.engine, "commit", commits.append)
+    results = store.write_batch(
+        [],
+        [
+            (runs[0].id, 1, [frame(runs[0].id, 1)], None),
+            (runs[1].id, 1, [frame(runs[1].id, 1)], {"status": ExecutionStatus.WAITING}),
+            (runs[2].id, 1, [], {"status": ExecutionStatus.WAITING, "wake_at": T0}),
+        ],
+    )
+    assert results == [None, None, None]
+    assert len(commits) == 1
+    assert [store.get_execution(r.id).status for r in runs] == [
+        ExecutionStatus.RUNNING,
+        ExecutionStatus.WAITING,
+        ExecutionStatus.WAITING,
+    ]
+    assert store.get_execution(runs[2].id).wake_at == T0
 
 
 # -- leases

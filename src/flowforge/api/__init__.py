@@ -15,7 +15,7 @@ from flowforge.api._schemas import ErrorEnvelope
 from flowforge.config import Settings
 from flowforge.server import Server
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "worker_app"]
 
 _DESCRIPTION = """
 FlowForge runs workflows: graphs of typed nodes, started by hand, by the API, by webhooks,
@@ -45,6 +45,7 @@ def create_app(
             await server.stop()
 
     app = FastAPI(
+        telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
         title="FlowForge",
         version=__version__,
         description=_DESCRIPTION,
@@ -58,9 +59,20 @@ def create_app(
         },
     )
     app.state.server = server
+    app.router.routes.insert(0, hooks.route)  # matched first: see hooks.route
     for module in (workflows, executions, hooks, system):
         app.include_router(module.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=server.metrics)  # outermost
     return app
+
+
+def worker_app() -> FastAPI:
+    """The application of one ``flowforge serve --workers N`` process, configured from the
+    environment that ``serve`` set up before starting the workers."""
+    from flowforge.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, json_lines=settings.log_format == "json")
+    return create_app(settings)

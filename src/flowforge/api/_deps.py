@@ -11,7 +11,8 @@ from flowforge.server import Server
 __all__ = ["ServerDep"]
 
 
-def _server(request: Request) -> Server:
+async def _server(request: Request) -> Server:
+    # async: FastAPI runs a plain function dependency in a worker thread
     server: Server = request.app.state.server
     return server
 

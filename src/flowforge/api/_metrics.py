@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from flowforge.engine.frames import ExecutionRecord, ExecutionStatus, FrameStatus
@@ -17,10 +19,14 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 
 class Metrics(EngineMetrics):
-    """The server's metrics, in a registry of its own (several servers may share a process)."""
+    """The server's metrics, in a registry of its own (several servers may share a process).
+
+    Under ``flowforge serve --workers N`` (``PROMETHEUS_MULTIPROC_DIR`` set) every worker
+    writes its counts to files there, and any worker's ``/metrics`` sums all of them."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._runs: _RunsInProgress | None = None
         self.http_requests = Counter(
             "flowforge_http_requests",
             "HTTP requests answered, by route template and status",
@@ -61,7 +67,8 @@ class Metrics(EngineMetrics):
 
     def watch_runs(self, count: Callable[[], dict[ExecutionStatus, int]]) -> None:
         """Report running and waiting runs, counted from the database at each scrape."""
-        self.registry.register(_RunsInProgress(count))
+        self._runs = _RunsInProgress(count)
+        self.registry.register(self._runs)
 
     def started(self, record: ExecutionRecord) -> None:
         self.executions_started.inc()
@@ -80,7 +87,14 @@ class Metrics(EngineMetrics):
 
     def exposition(self) -> bytes:
         """The metrics in the Prometheus text format."""
-        return generate_latest(self.registry)
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not folder:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+        if self._runs is not None:
+            registry.register(self._runs)
+        return generate_latest(registry)
 
 
 class _RunsInProgress(Collector):

@@ -87,6 +87,14 @@ async def list_executions(
     workflow_id: Annotated[
         str | None, Query(alias="workflowId", max_length=200, description="Id or name")
     ] = None,
+    workflow_name: Annotated[
+        str | None,
+        Query(
+            alias="workflowName",
+            max_length=200,
+            description="Only runs of definitions with this name, stored or sent inline",
+        ),
+    ] = None,
     status: Annotated[ExecutionStatus | None, Query(description="Only runs in this status")] = None,
     since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="Created before (ISO 8601)")] = None,
@@ -108,6 +116,7 @@ async def list_executions(
         server.store.list_executions,
         status=status,
         workflow_id=workflow,
+        workflow_name=workflow_name,
         since=since,
         until=until,
         limit=limit + 1,

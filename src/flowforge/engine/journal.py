@@ -3,18 +3,19 @@
 Every store call goes through one thread, so writes reach the database in the order the loop
 issued them: a node's ``started`` frame can never be durable while its predecessor's
 ``completed`` frame is not. Frames appended while a commit is in flight are batched into the
-next one, which keeps a 40-node chain at a few commits instead of eighty.
+next one, which keeps a 40-node chain at a few commits instead of eighty. New executions join
+the same commits, so many runs starting at once cost one transaction, not one each.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flowforge.engine.frames import ExecutionFrame, ExecutionUpdate
+from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionUpdate
 from flowforge.store import ExecutionStore
 
 __all__ = ["Journal"]
@@ -29,6 +30,13 @@ class _Batch:
     update: ExecutionUpdate = field(default_factory=lambda: ExecutionUpdate())
 
 
+@dataclass(slots=True)
+class _Create:
+    record: ExecutionRecord
+    frames: list[ExecutionFrame]
+    done: asyncio.Future[None]
+
+
 class Journal:
     """Ordered, batched writes of frames and execution updates; one per engine."""
 
@@ -37,7 +45,8 @@ class Journal:
         self._on_failure = on_failure
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowforge-store")
         self._pending: dict[str, _Batch] = {}
-        self._flushing: asyncio.Future[list[tuple[str, Exception]]] | None = None
+        self._creates: list[_Create] = []
+        self._flushing: asyncio.Future[list[Exception | None]] | None = None
         self._waiters: list[asyncio.Future[None]] = []
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -65,6 +74,15 @@ class Journal:
             batch.update.update(update)
         self._kick()
 
+    async def create(self, record: ExecutionRecord, frames: Sequence[ExecutionFrame] = ()) -> None:
+        """Insert a new execution with its first frames in the next commit (with other runs'
+        frames and creations) and return once it is durable; its error (Duplicate, say) if
+        it could not be written."""
+        done = asyncio.get_running_loop().create_future()
+        self._creates.append(_Create(record, list(frames), done))
+        self._kick()
+        await done
+
     async def flush(self) -> None:
         """Wait until everything appended so far has been written (or handed to ``on_failure``:
         a failed batch means the run is no longer this process's to drive)."""
@@ -76,37 +94,50 @@ class Journal:
         await waiter
 
     def _kick(self) -> None:
-        if self._flushing is not None or not self._pending:
+        if self._flushing is not None or not (self._pending or self._creates):
             return
         loop = asyncio.get_running_loop()
         batches, self._pending = self._pending, {}
+        creates, self._creates = self._creates, []
         waiters, self._waiters = self._waiters, []
-        self._flushing = loop.run_in_executor(self._executor, self._write, batches)
-        self._flushing.add_done_callback(lambda fut: self._done(fut, waiters))
+        self._flushing = loop.run_in_executor(self._executor, self._write, creates, batches)
+        self._flushing.add_done_callback(lambda fut: self._done(fut, creates, batches, waiters))
 
-    def _write(self, batches: dict[str, _Batch]) -> list[tuple[str, Exception]]:
-        failed: list[tuple[str, Exception]] = []
-        for key, batch in batches.items():
-            execution_id = key.split("\0", 1)[0]
-            try:
-                self.store.append_frames(
-                    execution_id, batch.token, batch.frames, batch.update or None
-                )
-            except Exception as exc:
-                failed.append((execution_id, exc))
-        return failed
+    def _write(self, creates: list[_Create], batches: dict[str, _Batch]) -> list[Exception | None]:
+        return self.store.write_batch(
+            [(c.record, c.frames) for c in creates],
+            [
+                (key.split("\0", 1)[0], b.token, b.frames, b.update or None)
+                for key, b in batches.items()
+            ],
+        )
 
     def _done(
-        self, fut: asyncio.Future[list[tuple[str, Exception]]], waiters: list[asyncio.Future[None]]
+        self,
+        fut: asyncio.Future[list[Exception | None]],
+        creates: list[_Create],
+        batches: dict[str, _Batch],
+        waiters: list[asyncio.Future[None]],
     ) -> None:
         self._flushing = None
-        failed = fut.result()
+        try:
+            results = fut.result()
+        except Exception as exc:  # the store thread itself failed: every item did
+            results = [exc] * (len(creates) + len(batches))
+        for create, result in zip(creates, results, strict=False):
+            if create.done.done():
+                continue
+            if result is None:
+                create.done.set_result(None)
+            else:
+                create.done.set_exception(result)
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        for execution_id, exc in failed:
-            self._on_failure(execution_id, exc)
-        if self._pending:
+        for key, result in zip(batches, results[len(creates) :], strict=False):
+            if result is not None:
+                self._on_failure(key.split("\0", 1)[0], result)
+        if self._pending or self._creates:
             self._kick()
         else:  # waiters that came during the commit: everything before them is now written
             waiters, self._waiters = self._waiters, []

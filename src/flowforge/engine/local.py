@@ -472,8 +472,14 @@ class LocalEngine:
         max_threads: int | None = None,
         seed: int | None = None,
         metrics: EngineMetrics | None = None,
+        confine_files: bool = False,
     ) -> None:
+        """``confine_files`` (the server sets it): a sub-workflow file must lie in the folder
+        of the file its caller came from, and a workflow that came from no file (one sent to
+        the API) can call stored versions only. Without it, files resolve like the CLI's
+        paths do: relative to the caller's file or the working folder."""
         self.store = store
+        self.confine_files = confine_files
         self.registry = registry
         self.lease_ttl = timedelta(seconds=lease_ttl_s)
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
@@ -557,7 +563,7 @@ class LocalEngine:
             trigger_node=trigger_node,
             dedupe_key=dedupe_key,
         )
-        await self.journal.call(self.store.create_execution, record)
+        await self.journal.create(record)
         run = _Run(self, record, graph, token=1)
         self._runs[record.id] = run
         self.metrics.started(record)
@@ -611,7 +617,7 @@ class LocalEngine:
             assert record.pinned is not None and from_node is not None
             record.pinned[from_node] = _jsonable_input(input)
         seed = _kept_frames(graph, workflow, frames, from_node, record.id)
-        await self.journal.call(self.store.create_execution, record, seed)
+        await self.journal.create(record, seed)
         self.metrics.started(record)
         self._drive(record, 1, seed, graph)
         return record.id
@@ -801,8 +807,21 @@ class LocalEngine:
                 return await self.journal.call(self.store.get_workflow_version, ref), None
             except NotFound:
                 raise ActionError(f"no stored workflow {ref!r}", retryable=False) from None
-        base = Path(parent_source).parent if parent_source else Path.cwd()
+        if self.confine_files and parent_source is None:
+            raise ActionError(
+                f"sub-workflow {ref!r}: a workflow that was not loaded from a file can call "
+                "stored workflow versions only (by version id), not files",
+                retryable=False,
+                type="DefinitionError",
+            )
+        base = (Path(parent_source).parent if parent_source else Path.cwd()).resolve()
         path = (base / ref).resolve()
+        if self.confine_files and not path.is_relative_to(base):
+            raise ActionError(
+                f"sub-workflow {ref!r}: outside the folder of the calling workflow's file",
+                retryable=False,
+                type="DefinitionError",
+            )
         try:
             workflow = await asyncio.to_thread(load_workflow, path)
         except DefinitionError as exc:

@@ -9,20 +9,21 @@ single indexed reads that every server process sharing the database agrees on.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, and_, cast, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, String, cast, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from flowforge.engine.frames import ExecutionRecord, ExecutionStatus
 from flowforge.errors import FlowForgeError
 from flowforge.model import Workflow, parse_workflow
 from flowforge.store._interface import NotFound
-from flowforge.store._sql import SqlStore
+from flowforge.store._sql import SqlStore, older_than
 from flowforge.store._tables import (
     canonical,
     executions,
@@ -87,6 +88,9 @@ class WorkflowCatalog:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
+        self.changes = 0
+        """Counts the writes made through this object, so caches of what it read can tell
+        when they are stale (``Server.webhook``)."""
 
     # -- workflows
 
@@ -114,16 +118,19 @@ class WorkflowCatalog:
             created_at=now,
             updated_at=now,
         )
-        with self._write() as conn:
-            self._check_name(conn, workflow.name, None)
-            self._put_version(conn, vid, workflow.name, definition, now)
-            conn.execute(insert(workflows), _entry_row(entry))
-            conn.execute(
-                insert(workflow_revisions),
-                {"workflow_id": entry.id, "number": 1, "version_id": vid, "created_at": now},
-            )
-            if active:
-                self._set_triggers(conn, entry.id, trigger_specs)
+        try:
+            with self._write() as conn:
+                self._check_name(conn, workflow.name, None)
+                self._put_version(conn, vid, workflow.name, definition, now)
+                conn.execute(insert(workflows), _entry_row(entry))
+                conn.execute(
+                    insert(workflow_revisions),
+                    {"workflow_id": entry.id, "number": 1, "version_id": vid, "created_at": now},
+                )
+                if active:
+                    self._set_triggers(conn, entry.id, trigger_specs)
+        except IntegrityError:  # PostgreSQL: a concurrent create took the name after the check
+            raise Conflict("name", f"a workflow named {workflow.name!r} exists already") from None
         return entry
 
     def update(
@@ -244,13 +251,7 @@ class WorkflowCatalog:
         if search:
             query = query.where(workflows.c.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
         if before is not None:
-            at, last_id = before
-            query = query.where(
-                or_(
-                    workflows.c.updated_at < at,
-                    and_(workflows.c.updated_at == at, workflows.c.id < last_id),
-                )
-            )
+            query = query.where(*older_than(workflows.c.updated_at, workflows.c.id, before))
         query = query.order_by(workflows.c.updated_at.desc(), workflows.c.id.desc()).limit(limit)
         with self.store._read() as conn:
             return [_entry(row) for row in conn.execute(query)]
@@ -345,14 +346,25 @@ class WorkflowCatalog:
             return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self._write() as conn:
-            conn.execute(delete(meta).where(meta.c.key == key))
-            conn.execute(insert(meta), {"key": key, "value": value})
+        for attempt in (1, 2):
+            try:
+                with self._write() as conn:
+                    conn.execute(delete(meta).where(meta.c.key == key))
+                    conn.execute(insert(meta), {"key": key, "value": value})
+                return
+            except IntegrityError:  # PostgreSQL: another process inserted it meanwhile
+                if attempt == 2:
+                    raise
 
     # -- internals
 
-    def _write(self) -> Any:
-        return self.store._write()
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.store._write() as conn:
+                yield conn
+        finally:
+            self.changes += 1
 
     def _get(self, conn: Connection, workflow_id: str, *, lock: bool = False) -> WorkflowEntry:
         query = select(workflows).where(workflows.c.id == workflow_id)

@@ -15,7 +15,21 @@ from flowforge.engine.frames import (
 from flowforge.errors import FlowForgeError
 from flowforge.model import Workflow
 
-__all__ = ["Duplicate", "ExecutionStore", "LeaseLost", "NotFound", "StoreError"]
+__all__ = [
+    "Append",
+    "Create",
+    "Duplicate",
+    "ExecutionStore",
+    "LeaseLost",
+    "NotFound",
+    "StoreError",
+    "write_each",
+]
+
+Create = tuple[ExecutionRecord, Sequence[ExecutionFrame]]
+"""A new execution and its first frames, as ``create_execution`` takes them."""
+Append = tuple[str, int, Sequence[ExecutionFrame], ExecutionUpdate | None]
+"""Frames and an update for one execution, fenced by a lease token, as ``append_frames``."""
 
 
 class LeaseLost(FlowForgeError):
@@ -119,6 +133,15 @@ class ExecutionStore(Protocol):
         """Change execution columns (fenced); NotFound if the execution does not exist."""
         ...
 
+    def write_batch(
+        self, creates: Sequence[Create], appends: Sequence[Append]
+    ) -> list[Exception | None]:
+        """Many ``create_execution`` then ``append_frames`` calls at once (the journal's group
+        commit), each with its own outcome: one result per item, creates first, None where it
+        was written and the error where it was not. One item's failure (a lost lease, a
+        duplicate key) writes nothing of that item and does not stop the others."""
+        ...
+
     def acquire_lease(
         self,
         execution_id: str,
@@ -155,3 +178,23 @@ class ExecutionStore(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+def write_each(
+    store: ExecutionStore, creates: Sequence[Create], appends: Sequence[Append]
+) -> list[Exception | None]:
+    """``write_batch`` one item at a time, each in its own transaction."""
+    results: list[Exception | None] = []
+    for record, frames in creates:
+        try:
+            store.create_execution(record, frames)
+            results.append(None)
+        except Exception as exc:
+            results.append(exc)
+    for execution_id, token, frames, update in appends:
+        try:
+            store.append_frames(execution_id, token, frames, update)
+            results.append(None)
+        except Exception as exc:
+            results.append(exc)
+    return results

@@ -19,7 +19,15 @@ from flowforge.engine.frames import (
     ExecutionUpdate,
 )
 from flowforge.model import Workflow
-from flowforge.store._interface import Duplicate, LeaseLost, NotFound, StoreError
+from flowforge.store._interface import (
+    Append,
+    Create,
+    Duplicate,
+    LeaseLost,
+    NotFound,
+    StoreError,
+    write_each,
+)
 from flowforge.store._tables import version_id
 
 __all__ = ["MemoryStore"]
@@ -171,6 +179,11 @@ class MemoryStore:
         with self._lock:
             journal = self._frames.get(execution_id, [])
             return [copy.deepcopy(f) for f in journal if f.seq > after_seq]
+
+    def write_batch(
+        self, creates: Sequence[Create], appends: Sequence[Append]
+    ) -> list[Exception | None]:
+        return write_each(self, creates, appends)
 
     def append_frames(
         self,

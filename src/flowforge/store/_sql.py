@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Row,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -38,7 +43,15 @@ from flowforge.engine.frames import (
     FrameStatus,
 )
 from flowforge.model import Workflow, parse_workflow
-from flowforge.store._interface import Duplicate, LeaseLost, NotFound, StoreError
+from flowforge.store._interface import (
+    Append,
+    Create,
+    Duplicate,
+    LeaseLost,
+    NotFound,
+    StoreError,
+    write_each,
+)
 from flowforge.store._tables import (
     canonical,
     execution_frames,
@@ -64,6 +77,19 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def older_than(
+    at_column: ColumnElement[datetime], id_column: ColumnElement[str], cursor: tuple[datetime, str]
+) -> tuple[ColumnElement[bool], ...]:
+    """The rows after a (time, id) cursor in newest-first order. The plain ``<=`` bound is
+    redundant but lets the database seek its (time, id) index to the cursor instead of
+    scanning every newer row to reach it."""
+    at, last_id = cursor
+    return (
+        at_column <= at,
+        or_(at_column < at, and_(at_column == at, id_column < last_id)),
+    )
+
+
 class SqlStore:
     """ExecutionStore on a SQL database; migrates the schema when opened.
 
@@ -73,6 +99,9 @@ class SqlStore:
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
+        self._idle = threading.Condition()
+        self._busy = 0
+        self._closed = False
         self.engine = _create_engine(self.url)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         # One statement, so that two processes storing the same new version both succeed.
@@ -91,15 +120,30 @@ class SqlStore:
     def _write(self) -> Iterator[Connection]:
         """A transaction that will write: on SQLite it takes the write lock at BEGIN, so that a
         read followed by a write cannot fail half-way because another process wrote between."""
-        with self.engine.connect() as conn:
+        with self._in_use(), self.engine.connect() as conn:
             conn.execution_options(flowforge_write=True)
             with conn.begin():
                 yield conn
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with self._in_use(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextlib.contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Counts the connections out, so that close() can wait for a call still running in a
+        thread (one its caller stopped awaiting) instead of leaving its connection open."""
+        with self._idle:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
 
     def _migrate(self) -> None:
         # Opening a migrated database is the common case: one read, no lock, no Alembic.
@@ -159,8 +203,7 @@ class SqlStore:
         self, record: ExecutionRecord, frames: Sequence[ExecutionFrame] = ()
     ) -> None:
         _check_frames(record.id, frames)
-        values = {c.name: getattr(record, c.name) for c in executions.columns}
-        values["status"] = ExecutionStatus(record.status).value
+        values = _record_row(record)
         try:
             with self._write() as conn:
                 conn.execute(insert(executions), values)
@@ -212,13 +255,7 @@ class SqlStore:
         if parent_id is not None:
             query = query.where(executions.c.parent_id == parent_id)
         if before is not None:
-            at, last_id = before
-            query = query.where(
-                or_(
-                    executions.c.created_at < at,
-                    and_(executions.c.created_at == at, executions.c.id < last_id),
-                )
-            )
+            query = query.where(*older_than(executions.c.created_at, executions.c.id, before))
         query = query.order_by(executions.c.created_at.desc(), executions.c.id.desc()).limit(limit)
         with self._read() as conn:
             return [_record(row) for row in conn.execute(query)]
@@ -313,12 +350,9 @@ class SqlStore:
         update: ExecutionUpdate | None = None,
     ) -> None:
         _check_frames(execution_id, frames)
-        values: dict[str, Any] = dict(update or {})
-        if "status" in values:
-            values["status"] = ExecutionStatus(values["status"]).value
         try:
             with self._write() as conn:
-                self._fence(conn, execution_id, lease_token, values)
+                self._fence(conn, execution_id, lease_token, _update_values(update))
                 if frames:
                     conn.execute(insert(execution_frames), [_frame_row(f) for f in frames])
         except IntegrityError as exc:
@@ -331,6 +365,56 @@ class SqlStore:
         self, execution_id: str, lease_token: int, update: ExecutionUpdate
     ) -> None:
         self.append_frames(execution_id, lease_token, (), update)
+
+    def write_batch(
+        self, creates: Sequence[Create], appends: Sequence[Append]
+    ) -> list[Exception | None]:
+        # One transaction and one multi-row insert of frames for the whole batch; if anything
+        # in it fails (rare: a lost lease, a duplicate key), nothing of it is kept and each
+        # item is written on its own so that the failure stays with its item.
+        if len(creates) + len(appends) > 1:
+            try:
+                for record, frames in creates:
+                    _check_frames(record.id, frames)
+                for execution_id, _, frames, _ in appends:
+                    _check_frames(execution_id, frames)
+                rows = [_frame_row(f) for _, frames in creates for f in frames]
+                rows += [_frame_row(f) for _, _, frames, _ in appends for f in frames]
+                with self._write() as conn:
+                    if creates:
+                        conn.execute(insert(executions), [_record_row(r) for r, _ in creates])
+                    self._fence_many(conn, appends)
+                    if rows:
+                        conn.execute(insert(execution_frames), rows)
+                return [None] * (len(creates) + len(appends))
+            except Exception:
+                pass
+        return write_each(self, creates, appends)
+
+    @staticmethod
+    def _fence_many(conn: Connection, appends: Sequence[Append]) -> None:
+        """``_fence`` for many executions, one statement per set of changed columns; raises
+        LeaseLost if any token is stale (the caller then writes the items one by one)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for execution_id, token, _, changes in appends:
+            values = _update_values(changes)
+            params = {f"v_{k}": v for k, v in values.items()}
+            params.update(fence_id=execution_id, fence_token=token)
+            groups.setdefault(tuple(sorted(values)), []).append(params)
+        for columns, rows in groups.items():
+            statement = (
+                update(executions)
+                .where(
+                    executions.c.id == bindparam("fence_id"),
+                    executions.c.lease_token == bindparam("fence_token"),
+                )
+                .values(
+                    lease_token=bindparam("fence_token"),
+                    **{c: bindparam(f"v_{c}", type_=executions.c[c].type) for c in columns},
+                )
+            )
+            if conn.execute(statement, rows).rowcount != len(rows):
+                raise LeaseLost("a lease token in the batch is no longer current")
 
     @staticmethod
     def _fence(conn: Connection, execution_id: str, token: int, values: dict[str, Any]) -> None:
@@ -437,7 +521,11 @@ class SqlStore:
         with self._read() as conn:
             return {row.id for row in conn.execute(query)}
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 30.0) -> None:
+        """Refuse new calls, wait up to ``wait_s`` for the ones under way, close the pool."""
+        with self._idle:
+            self._closed = True
+            self._idle.wait_for(lambda: self._busy == 0, wait_s)
         self.engine.dispose()
 
 
@@ -461,20 +549,28 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
+_SQLITE_BUSY_MS = 10_000
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own transaction handling is off so that SQLAlchemy's "begin" event can issue
     # BEGIN or BEGIN IMMEDIATE itself (see SqlStore._write).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # busy_timeout comes first: switching a new file to WAL needs a lock that another process
-    # opening it at the same moment may hold.
-    for pragma in (
-        "busy_timeout=10000",
-        "journal_mode=WAL",
-        "synchronous=NORMAL",
-        "foreign_keys=ON",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+    # Switching a new file to WAL needs an exclusive lock, and SQLite answers "locked" at once,
+    # without its busy handler, while another process opening the file holds one: try again.
+    deadline = time.monotonic() + _SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
@@ -514,6 +610,19 @@ def _record(row: Row[Any]) -> ExecutionRecord:
     data["status"] = ExecutionStatus(data["status"])
     data["cancel_requested"] = bool(data["cancel_requested"])
     return ExecutionRecord(**data)
+
+
+def _record_row(record: ExecutionRecord) -> dict[str, Any]:
+    values = {c.name: getattr(record, c.name) for c in executions.columns}
+    values["status"] = ExecutionStatus(record.status).value
+    return values
+
+
+def _update_values(update: ExecutionUpdate | None) -> dict[str, Any]:
+    values: dict[str, Any] = dict(update or {})
+    if "status" in values:
+        values["status"] = ExecutionStatus(values["status"]).value
+    return values
 
 
 def _frame_row(frame: ExecutionFrame) -> dict[str, Any]:

@@ -1,0 +1,81 @@
+"""A real ``flowforge serve`` in a subprocess, for tests that talk to it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(database_url: str, home: Path, *extra: str) -> Iterator[str]:
+    """``flowforge serve`` on a free port with data in ``home``; yields its URL once it
+    answers /health, and stops it with SIGINT (a graceful shutdown) on leaving."""
+    port = _free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / "server.log"
+    log = log_path.open("wb")
+    env = {**os.environ, "FLOWFORGE_HOME": str(home), "FLOWFORGE_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flowforge",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            database_url,
+            *list(extra),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.close()
+            raise RuntimeError(f"the server did not start: {log_path.read_text()}")
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+    if process.returncode not in (0, 130):  # 130: uvicorn passes the SIGINT on once stopped
+        raise AssertionError(f"the server exited with {process.returncode}: {log_path.read_text()}")
+
+
+@pytest.fixture
+def server_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a server on the test's database, with its own FLOWFORGE_HOME."""
+    with serve(database_url, tmp_path / "server-home") as url:
+        yield url
