@@ -336,6 +336,36 @@ def test_a_batch_is_one_transaction(make_store: Callable[[], SqlStore]) -> None:
     assert store.get_execution(runs[2].id).wake_at == T0
 
 
+def test_close_waits_for_a_call_under_way_then_refuses_new_ones(
+    make_store: Callable[[], SqlStore],
+) -> None:
+    """A call still running in a thread (its awaiting task long cancelled) finishes on its
+    connection before the pool closes; nothing is left open."""
+    store = make_store()
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(*_: Any) -> None:
+        inside.set()
+        release.wait(10)
+
+    event.listen(store.engine, "before_cursor_execute", hold)
+    found: list[list[ExecutionRecord]] = []
+    call = threading.Thread(target=lambda: found.append(store.list_executions()))
+    call.start()
+    assert inside.wait(10)
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive(), "close() did not wait for the call under way"
+    release.set()
+    call.join(10)
+    closer.join(10)
+    assert found == [[]] and not closer.is_alive()
+    assert store.engine.pool.checkedout() == 0
+    with pytest.raises(RuntimeError, match="the store is closed"):
+        store.list_executions()
+
+
 # -- leases
 
 
