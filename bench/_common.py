@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from flowforge.connectors import Connector, Context, Registry
 from flowforge.connectors import flow as flow_connector
@@ -31,6 +31,16 @@ class FiboParams(BaseModel):
 def fibo_action(params: FiboParams, ctx: Context) -> Any:
     """Naive recursive fibo(n), the orchestration benchmarks' standard unit of work."""
     return fibo(params.n)
+
+
+class EchoParams(BaseModel):
+    text: str = Field(max_length=1000)
+
+
+@bench.action("echo", input=EchoParams)
+def echo_action(params: EchoParams, ctx: Context) -> Any:
+    """A small action for measuring overhead: the text's length."""
+    return {"length": len(params.text)}
 
 
 REGISTRY = Registry([flow_connector.connector, bench])

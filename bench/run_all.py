@@ -14,6 +14,8 @@ BENCHMARKS = [
     "journal_throughput.py",
     "webhook_rps.py",
     "list_executions.py",
+    "connector_overhead.py",
+    "sha256_throughput.py",
 ]
 
 

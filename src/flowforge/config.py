@@ -35,11 +35,23 @@ class Settings(BaseSettings):
         le=64,
         description="Server processes sharing the port and the database (flowforge serve)",
     )
+    service_timeout_s: float = Field(
+        300.0, gt=0, le=86_400, description="Time limit of one POST /api/v1/{connector}/{action}"
+    )
+    http_allow: str = Field(
+        "",
+        description="Hosts and CIDR ranges (comma-separated) that nodes may reach although the "
+        "SSRF guard refuses private addresses, e.g. 'intranet.example,10.1.0.0/16'",
+    )
     otel: bool = Field(
         False,
         description="Let FastAPI report OpenTelemetry traces, metrics and logs to the globally "
         "configured providers (off: it costs time on every request)",
     )
+
+    def http_allow_list(self) -> tuple[str, ...]:
+        """``http_allow`` as a list."""
+        return tuple(h.strip() for h in self.http_allow.split(",") if h.strip())
 
     def database(self, override: str | None = None) -> str:
         """The database URL to use: the flag, the setting, or SQLite in the data folder."""

@@ -16,8 +16,9 @@ from flowforge import __version__
 from flowforge.api._metrics import Metrics
 from flowforge.config import Settings
 from flowforge.connectors import Registry, builtin_registry
+from flowforge.connectors.sdk import Blob
 from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionStatus
-from flowforge.engine.local import ExecutionResult, LocalEngine
+from flowforge.engine.local import ExecutionResult, LocalEngine, Progress
 from flowforge.engine.validate import check
 from flowforge.errors import DefinitionError
 from flowforge.model import Workflow, load_workflow
@@ -45,12 +46,24 @@ class FrameHub:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._progress: dict[str, dict[tuple[str, int | None], Progress]] = {}
 
     def frame(self, frame: ExecutionFrame) -> None:
         self._wake(frame.execution_id)
 
     def finished(self, record: ExecutionRecord, outcome: ExecutionResult) -> None:
+        self._progress.pop(record.id, None)
         self._wake(record.id)
+
+    def progress(self, update: Progress) -> None:
+        """Keep the latest report of each step until the run ends, and wake its streams."""
+        steps = self._progress.setdefault(update.execution_id, {})
+        steps[(update.node_id, update.item)] = update
+        self._wake(update.execution_id)
+
+    def progress_of(self, execution_id: str) -> list[Progress]:
+        """The latest progress report of each step of a run driven here."""
+        return list(self._progress.get(execution_id, {}).values())
 
     def _wake(self, execution_id: str) -> None:
         for event in self._waiters.get(execution_id, ()):
@@ -113,10 +126,12 @@ class Server:
             lease_ttl_s=self.settings.lease_ttl_s,
             metrics=self.metrics,
             confine_files=True,
+            http_allow=self.settings.http_allow_list(),
         )
         await self.engine.__aenter__()
         self.engine.listeners.append(self.hub.frame)
         self.engine.finish_listeners.append(self.hub.finished)
+        self.engine.progress_listeners.append(self.hub.progress)
         self.engine.finish_listeners.append(self._on_finished)
         if self.load_examples:
             await asyncio.to_thread(self._load_examples)
@@ -141,6 +156,14 @@ class Server:
                 await task
         await self.engine.close()
         await asyncio.to_thread(self.store.close)
+
+    async def blob(self, blob_id: str) -> bytes:
+        """The bytes of a stored blob (NotFound if absent)."""
+        return await asyncio.to_thread(self.store.get_blob, blob_id)
+
+    async def put_blob(self, data: bytes, media_type: str, name: str | None) -> Blob:
+        """Keep uploaded bytes and give their reference."""
+        return await asyncio.to_thread(self.store.put_blob, data, media_type, name)
 
     def background_alive(self) -> bool:
         """Whether the schedule, takeover and retention loops are all still running."""

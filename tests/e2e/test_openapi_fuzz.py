@@ -20,6 +20,16 @@ CHECKS = [
 ]
 
 
+def no_internal_error(ctx: Any, response: Any, case: Any) -> None:
+    """The server never breaks (500); a 502 from a service that reaches the network is fine."""
+    if response.status_code == 500:
+        raise AssertionError(f"500 Internal Server Error: {response.text[:500]}")
+
+
+# Services that reach the network answer 502 for hosts that do not resolve here.
+NETWORK_CHECKS = [c for c in CHECKS if c is not checks.not_a_server_error] + [no_internal_error]
+
+
 def test_api_never_fails_and_matches_its_schema(server_url: str) -> None:
     loaded = schemathesis.openapi.from_url(f"{server_url}/openapi.json")
     # the live stream never ends for a running run; webhooks answer per workflow
@@ -37,8 +47,9 @@ def test_api_never_fails_and_matches_its_schema(server_url: str) -> None:
             database=None,
         )
         def check(case: Any) -> None:
-            case.call_and_validate(timeout=30, checks=CHECKS)
+            networked = case.path.startswith("/api/v1/http/")
+            case.call_and_validate(timeout=30, checks=NETWORK_CHECKS if networked else CHECKS)
 
         check()
         tested += 1
-    assert tested >= 15  # every operation but the stream and the webhooks
+    assert tested >= 40  # every operation but the stream and the webhooks, services included

@@ -12,16 +12,17 @@ import httpx
 
 from flowforge.api import create_app
 from flowforge.config import Settings
+from flowforge.connectors import Registry
 from flowforge.server import Server
 
 
 @asynccontextmanager
 async def running(
-    database_url: str, home: Path, **settings: Any
+    database_url: str, home: Path, registry: Registry | None = None, **settings: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Server]]:
     """Start the app's lifespan on the database and give a client and the server."""
     config = Settings(home=home, **settings)
-    server = Server(config, database_url=database_url)
+    server = Server(config, database_url=database_url, registry=registry)
     app = create_app(config, server=server)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -197,6 +197,19 @@ def test_a_version_is_stored_once(make_store: Callable[[], SqlStore]) -> None:
 # -- the journal and fencing
 
 
+def test_blobs_are_kept_once_per_content(any_store: ExecutionStore) -> None:
+    data = bytes(range(256)) * 1000
+    first = any_store.put_blob(data, "application/pdf", "a.pdf")
+    again = any_store.put_blob(data, "image/png", None)
+    assert first.blob == again.blob == hashlib.sha256(data).hexdigest()
+    assert (first.size, first.media_type, first.name) == (256_000, "application/pdf", "a.pdf")
+    assert again.media_type == "image/png" and again.name is None
+    assert any_store.get_blob(first.blob) == data
+    assert any_store.get_blob(any_store.put_blob(b"").blob) == b""
+    with pytest.raises(NotFound, match="no blob"):
+        any_store.get_blob("0" * 64)
+
+
 def test_frames_come_back_in_seq_order(any_store: ExecutionStore) -> None:
     record = new_record(any_store)
     any_store.append_frames(record.id, 1, [frame(record.id, 3), frame(record.id, 1)])

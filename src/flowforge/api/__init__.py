@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from flowforge import __version__
-from flowforge.api import executions, hooks, system, workflows
+from flowforge.api import connectors, executions, hooks, system, workflows
 from flowforge.api._errors import install_error_handlers
 from flowforge.api._middleware import BodyLimitMiddleware, RequestContextMiddleware
 from flowforge.api._schemas import ErrorEnvelope
@@ -60,12 +61,29 @@ def create_app(
     )
     app.state.server = server
     app.router.routes.insert(0, hooks.route)  # matched first: see hooks.route
-    for module in (workflows, executions, hooks, system):
+    for module in (workflows, executions, hooks, system, connectors):
         app.include_router(module.router)
+    app.include_router(connectors.service_router(server.registry))
+    _document_services(app, server)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=server.metrics)  # outermost
     return app
+
+
+def _document_services(app: FastAPI, server: Server) -> None:
+    """Add the nested models of the services' inputs to the OpenAPI components."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(connectors.service_schemas(server.registry))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def worker_app() -> FastAPI:

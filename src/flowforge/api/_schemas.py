@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from flowforge.api._errors import ApiError
+from flowforge.connectors.sdk import Action, Connector
 from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionStatus
 from flowforge.model import Workflow
 from flowforge.store import Revision, WorkflowEntry
@@ -22,6 +23,7 @@ __all__ = [
     "ExecutionOut",
     "FrameOut",
     "Health",
+    "NodeType",
     "Page",
     "RerunRequest",
     "RevisionDetail",
@@ -236,6 +238,51 @@ class RerunRequest(_In):
     input: Any = Field(
         None, description="Replaces the input the node receives; omit to keep the recorded one"
     )
+
+
+class NodeType(_Out):
+    """A node type: the palette entry, the form (JSON Schema of its parameters) and the ports."""
+
+    type: str = Field(description="`connector.action`, as a node's `type`")
+    connector: str
+    action: str
+    name: str = Field(description="The connector's display name")
+    description: str
+    category: str
+    icon: str | None
+    version: str
+    docs_url: str | None
+    ports: list[str] = Field(description="Output ports (parameters may add more, as switch's)")
+    trigger: bool = Field(description="Starts a run; its output is the run's input")
+    for_each: bool
+    service: str | None = Field(description="The endpoint that runs it alone, if any")
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
+    credential_schema: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, connector: Connector, action: Action) -> NodeType:
+        output = action.output_model
+        return cls(
+            type=action.type,
+            connector=connector.id,
+            action=action.name,
+            name=connector.name,
+            description=action.description,
+            category=connector.category,
+            icon=connector.icon,
+            version=connector.version,
+            docs_url=connector.docs_url,
+            ports=list(action.ports),
+            trigger=action.trigger,
+            for_each=action.for_each,
+            service=f"/api/v1/{connector.id}/{action.name}" if connector.service else None,
+            input_schema=action.input_model.model_json_schema(),
+            output_schema=output.model_json_schema() if output is not None else None,
+            credential_schema=(
+                connector.credential.model_json_schema() if connector.credential else None
+            ),
+        )
 
 
 class Check(_Out):

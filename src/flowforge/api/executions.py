@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -23,7 +23,7 @@ from flowforge.api._schemas import (
     time_cursor,
 )
 from flowforge.engine.frames import TERMINAL_EXECUTION_STATUSES, ExecutionStatus
-from flowforge.engine.local import KEEP_INPUT
+from flowforge.engine.local import KEEP_INPUT, Progress
 from flowforge.errors import StateConflict
 from flowforge.server import Server
 
@@ -152,11 +152,14 @@ async def stream_execution(
     after: Annotated[int, Query(ge=0, description="Send frames after this seq")] = 0,
     last_event_id: Annotated[str | None, Header(description="Resume after this seq")] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """One ``frame`` event per journal frame (its seq as the event id), then an ``end`` event
-    with the run once it has finished. Reconnecting with Last-Event-ID resumes."""
+    """One ``frame`` event per journal frame (its seq as the event id), ``progress`` events
+    from steps that report how far they have come (``{nodeId, item, done, total, message}``),
+    then an ``end`` event with the run once it has finished. Reconnecting with Last-Event-ID
+    resumes."""
     if last_event_id is not None and last_event_id.isdigit():
         after = max(after, int(last_event_id))
     record = await asyncio.to_thread(server.store.get_execution, execution_id)
+    reported: dict[tuple[str, int | None], Progress] = {}
     with server.hub.follow(execution_id) as woken:
         while True:
             woken.clear()
@@ -168,6 +171,11 @@ async def stream_execution(
                     id=str(frame.seq),
                     data=FrameOut.of(frame).model_dump(mode="json", by_alias=True),
                 )
+            for update in server.hub.progress_of(execution_id):
+                key = (update.node_id, update.item)
+                if reported.get(key) != update:
+                    reported[key] = update
+                    yield ServerSentEvent(event="progress", data=_progress_json(update))
             if record.status in TERMINAL_EXECUTION_STATUSES and not frames:
                 yield ServerSentEvent(
                     event="end", data=ExecutionOut.of(record).model_dump(mode="json", by_alias=True)
@@ -178,6 +186,16 @@ async def stream_execution(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), 0.5)
             record = await asyncio.to_thread(server.store.get_execution, execution_id)
+
+
+def _progress_json(update: Progress) -> dict[str, Any]:
+    return {
+        "nodeId": update.node_id,
+        "item": update.item,
+        "done": update.done,
+        "total": update.total,
+        "message": update.message,
+    }
 
 
 @router.post("/{execution_id}/cancel", status_code=202, summary="Cancel a run")

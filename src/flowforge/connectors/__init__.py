@@ -34,9 +34,18 @@ __all__ = [
 
 def builtin_registry(*, entry_points: bool = True) -> Registry:
     """A registry with the built-in connectors and, unless told not to, the installed ones."""
-    from flowforge.connectors import flow, triggers
+    from flowforge.connectors import crypto, data, flow, http, math, triggers
 
-    registry = Registry([flow.connector, triggers.connector])
+    registry = Registry(
+        [
+            flow.connector,
+            triggers.connector,
+            http.connector,
+            data.connector,
+            crypto.connector,
+            math.connector,
+        ]
+    )
     if entry_points:
         registry.load_entry_points()
     return registry

@@ -18,6 +18,7 @@ connector = Connector(
     description="Control the path of a run: branch, merge, wait, fail, call other workflows.",
     category="Core",
     icon="git-branch",
+    service=False,  # they steer a run: nothing to call on their own
 )
 
 MAX_WAIT_S = 366 * 86_400

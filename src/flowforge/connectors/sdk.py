@@ -1,7 +1,7 @@
-"""The connector interface: connectors, their typed actions, the step context and the registry.
+"""The connector SDK: connectors, their typed actions, the step context and the registry.
 
-This is the minimal core that the engine needs; the connector SDK grows around it (credentials,
-HTTP endpoints, progress) without changing the shape a handler is written against.
+A connector is defined once; the registry turns each action into a node type for the editor, a
+step the engine runs and an endpoint ``POST /api/v1/{connector}/{action}`` (see ``docs/connectors.md``).
 """
 
 from __future__ import annotations
@@ -9,16 +9,25 @@ from __future__ import annotations
 import builtins
 import difflib
 import inspect
+import json
 import logging
+import os
 import re
+import shutil
+import tempfile
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import httpx
 
 from flowforge.errors import FlowForgeError
 from flowforge.model import MAIN_PORT
@@ -27,9 +36,14 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Action",
     "ActionError",
+    "Blob",
+    "BlobStore",
+    "Cancelled",
     "Connector",
     "Context",
+    "CredentialSource",
     "Emit",
+    "EnvCredentials",
     "NoParams",
     "Park",
     "Registry",
@@ -54,6 +68,76 @@ class ActionError(FlowForgeError):
         super().__init__(message)
         self.retryable = retryable
         self.type = type or "ActionError"
+
+
+class Cancelled(ActionError):
+    """Raised by ``ctx.raise_if_cancelled()`` once the run has been cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__("the run was cancelled", retryable=False, type="Cancelled")
+
+
+MAX_BLOB_BYTES = 512 * 1024 * 1024
+
+
+class Blob(BaseModel):
+    """Binary data kept in the store, by reference: frames and API answers carry this small
+    object, never the bytes. ``ctx.put_blob`` makes one, ``ctx.read_blob`` reads it back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    blob: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the content")
+    media_type: str = Field("application/octet-stream", max_length=200)
+    size: int = Field(ge=0, description="Bytes")
+    name: str | None = Field(None, max_length=500, description="A file name, if it had one")
+
+
+class BlobStore(Protocol):
+    """Where blobs live: content-addressed, so storing the same bytes twice keeps one copy."""
+
+    def put_blob(
+        self, data: bytes, media_type: str = "application/octet-stream", name: str | None = None
+    ) -> Blob: ...
+
+    def get_blob(self, blob_id: str) -> bytes:
+        """The bytes of a stored blob; NotFound if absent."""
+        ...
+
+
+class CredentialSource(Protocol):
+    """Where the engine finds a credential a node names by id."""
+
+    def credential(self, credential_id: str) -> Mapping[str, Any]:
+        """The credential's fields; KeyError if there is no such credential."""
+        ...
+
+
+class EnvCredentials:
+    """Credentials from the environment: ``FLOWFORGE_CREDENTIAL_<ID>`` holds the JSON object of
+    credential ``<id>`` (upper case, other characters than letters and digits as ``_``)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = environ if environ is not None else os.environ
+
+    @staticmethod
+    def variable(credential_id: str) -> str:
+        return "FLOWFORGE_CREDENTIAL_" + re.sub(r"[^A-Z0-9]", "_", credential_id.upper())
+
+    def credential(self, credential_id: str) -> Mapping[str, Any]:
+        text = self.environ.get(self.variable(credential_id))
+        if text is None:
+            raise KeyError(credential_id)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise ActionError(
+                f"{self.variable(credential_id)} is not a JSON object", retryable=False
+            ) from None
+        if not isinstance(value, dict):
+            raise ActionError(
+                f"{self.variable(credential_id)} is not a JSON object", retryable=False
+            )
+        return value
 
 
 class NoParams(BaseModel):
@@ -105,6 +189,12 @@ class Context:
         default_factory=lambda: logging.getLogger("flowforge.node")
     )
     runtime: Runtime | None = None
+    blobs: BlobStore | None = None
+    credential: BaseModel | None = None  # decrypted just before the call, never journaled
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    on_progress: Callable[[float, float | None, str | None], None] | None = None
+    http_allow: tuple[str, ...] = ()  # hosts trusted past the SSRF guard
+    _tmp: Path | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -117,6 +207,68 @@ class Context:
         if self.runtime is None:
             raise ActionError("this step cannot run sub-workflows here", retryable=False)
         return await self.runtime.run_workflow(self, ref, input)
+
+    # -- binary data
+
+    def put_blob(
+        self, data: bytes, media_type: str = "application/octet-stream", name: str | None = None
+    ) -> Blob:
+        """Store ``data`` and give the reference to put in the output."""
+        if len(data) > MAX_BLOB_BYTES:
+            raise ActionError(
+                f"the output is {len(data):,} bytes; the limit is {MAX_BLOB_BYTES:,}",
+                retryable=False,
+                type="TooLarge",
+            )
+        return self._blob_store().put_blob(data, media_type, name)
+
+    def read_blob(self, blob: Blob) -> bytes:
+        """The bytes a reference stands for."""
+        try:
+            return self._blob_store().get_blob(blob.blob)
+        except FlowForgeError as exc:  # the store's NotFound
+            raise ActionError(str(exc), retryable=False, type="BlobNotFound") from None
+
+    def _blob_store(self) -> BlobStore:
+        if self.blobs is None:
+            raise ActionError("binary data cannot be stored here", retryable=False)
+        return self.blobs
+
+    # -- the step's surroundings
+
+    @property
+    def tmp_dir(self) -> Path:
+        """A private folder for this attempt, made on first use and removed after it."""
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="flowforge-step-"))
+        return self._tmp
+
+    def cleanup(self) -> None:
+        """Remove the temporary folder; the driver calls it when the attempt ends."""
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run was cancelled or the attempt timed out: long loops should stop."""
+        return self.cancel_event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """Report how far the step has come (shown live in the editor and the CLI)."""
+        if self.on_progress is not None:
+            self.on_progress(done, total, message)
+
+    def http(self, **options: Any) -> httpx.AsyncClient:
+        """An HTTP client behind the SSRF guard (private, loopback, link-local and metadata
+        addresses refused, every redirect hop re-checked); close it, or use ``async with``."""
+        from flowforge.security.ssrf import async_client
+
+        return async_client(allow=self.http_allow, **options)
 
 
 _current: ContextVar[Context] = ContextVar("flowforge_step_context")
@@ -172,6 +324,8 @@ class Connector:
         category: str = "Other",
         icon: str | None = None,
         docs_url: str | None = None,
+        credential: type[BaseModel] | None = None,
+        service: bool = True,
     ) -> None:
         if not _CONNECTOR_ID.match(id):
             raise RegistryError(f"connector id {id!r}: use lower-case letters, digits and _")
@@ -182,6 +336,8 @@ class Connector:
         self.category = category
         self.icon = icon
         self.docs_url = docs_url
+        self.credential = credential  # the schema of the secret its actions need, if any
+        self.service = service  # its actions are also endpoints POST /api/v1/{id}/{action}
         self.actions: dict[str, Action] = {}
 
     def action(
@@ -250,8 +406,13 @@ class Registry:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             obj = ep.load()
             connector = obj() if callable(obj) and not isinstance(obj, Connector) else obj
+            source = f"entry point {ep.name!r}" + (f" of {ep.dist.name}" if ep.dist else "")
             if not isinstance(connector, Connector):
-                raise RegistryError(f"entry point {ep.name!r} does not give a Connector")
+                raise RegistryError(f"{source} does not give a Connector")
+            if connector.id in self._connectors:
+                raise RegistryError(
+                    f"{source}: connector id {connector.id!r} is taken by another connector"
+                )
             self.register(connector)
             loaded.append(connector.id)
         return loaded
@@ -259,6 +420,10 @@ class Registry:
     def get(self, node_type: str) -> Action | None:
         """The action for a node type, or None."""
         return self._actions.get(node_type)
+
+    def connector_of(self, node_type: str) -> Connector:
+        """The connector a registered node type belongs to."""
+        return self._connectors[node_type.split(".", 1)[0]]
 
     def suggest(self, node_type: str) -> str | None:
         """The registered node type closest to a misspelt one."""

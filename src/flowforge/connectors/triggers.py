@@ -23,6 +23,7 @@ connector = Connector(
     description="Start runs from webhooks, schedules and the failures of other workflows.",
     category="Core",
     icon="zap",
+    service=False,  # they steer a run: nothing to call on their own
 )
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -16,7 +16,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +26,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
-from flowforge.connectors.sdk import Action, ActionError, Context, Emit, Park, Registry, _current
+from flowforge.connectors.sdk import (
+    Action,
+    ActionError,
+    Context,
+    CredentialSource,
+    Emit,
+    EnvCredentials,
+    Park,
+    Registry,
+    _current,
+)
 from flowforge.engine import expr, plan
 from flowforge.engine.frames import (
     TERMINAL_EXECUTION_STATUSES,
@@ -39,7 +49,7 @@ from flowforge.engine.frames import (
 from flowforge.engine.journal import Journal
 from flowforge.engine.validate import check
 from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
-from flowforge.model import MAIN_PORT, Workflow, format_location, load_workflow
+from flowforge.model import MAIN_PORT, Node, Workflow, format_location, load_workflow
 from flowforge.store import ExecutionStore, NotFound
 
 __all__ = [
@@ -48,6 +58,8 @@ __all__ = [
     "EngineMetrics",
     "ExecutionResult",
     "LocalEngine",
+    "Progress",
+    "StepFailure",
     "owner_gone",
 ]
 
@@ -101,6 +113,18 @@ class ExecutionResult:
         return self.status == ExecutionStatus.COMPLETED
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a running step says it has come (``ctx.progress``); not journaled."""
+
+    execution_id: str
+    node_id: str
+    item: int | None
+    done: float
+    total: float | None
+    message: str | None
+
+
 class EngineMetrics:
     """Where the engine reports runs and steps; the server counts them for ``/metrics``."""
 
@@ -117,10 +141,15 @@ class EngineMetrics:
 KEEP_INPUT: Any = object()  # rerun(): keep the recorded input of the node
 
 
-class _StepFailure(Exception):
-    def __init__(self, message: str, type: str, retryable: bool) -> None:
+class StepFailure(Exception):
+    """One attempt of a step failed: the message, the error type and whether a retry may help."""
+
+    def __init__(
+        self, message: str, type: str, retryable: bool, *, unexpected: bool = False
+    ) -> None:
         super().__init__(message)
         self.message, self.type, self.retryable = message, type, retryable
+        self.unexpected = unexpected  # the handler raised something other than ActionError
 
 
 class _Run:
@@ -167,6 +196,19 @@ class _Run:
 
     def update(self, update: ExecutionUpdate) -> None:
         self.engine.journal.append(self.id, self.token, update=update)
+
+    def _progress_reporter(
+        self, command: plan.RunNode
+    ) -> Callable[[float, float | None, str | None], None]:
+        """``ctx.progress`` for a step: handed to the listeners on the loop, from any thread."""
+        loop = asyncio.get_running_loop()
+
+        def report(done: float, total: float | None, message: str | None) -> None:
+            update = Progress(self.id, command.node, command.item, done, total, message)
+            for listener in self.engine.progress_listeners:
+                loop.call_soon_threadsafe(listener, update)
+
+        return report
 
     # -- scheduler
 
@@ -296,10 +338,8 @@ class _Run:
                 input=command.input,
             )
             try:
-                result = await self.call(
-                    action, node.params, node.timeout_s, command, attempt, started
-                )
-            except _StepFailure as failure:
+                result = await self.call(action, node, command, attempt, started)
+            except StepFailure as failure:
                 failures += 1
                 self.history[key] = (attempt, failures)
                 error = {"message": failure.message, "type": failure.type}
@@ -351,8 +391,7 @@ class _Run:
     async def call(
         self,
         action: Action,
-        params: Mapping[str, Any],
-        timeout_s: float | None,
+        node: Node,
         command: plan.RunNode,
         attempt: int,
         started: datetime,
@@ -360,11 +399,12 @@ class _Run:
         """Render the parameters, validate them and run the handler once."""
         scope = dict(command.scope)
         scope["execution"] = {**self.state.execution, "attempt": attempt}
+        timeout_s = node.timeout_s
         try:
-            rendered = expr.render(params, scope)
+            rendered = expr.render(node.params, scope)
             model = action.input_model.model_validate(rendered)
         except expr.ExpressionError as exc:
-            raise _StepFailure(str(exc), "ExpressionError", retryable=False) from None
+            raise StepFailure(str(exc), "ExpressionError", retryable=False) from None
         except ValidationError as exc:
             details = "; ".join(
                 f"params.{format_location(tuple(e['loc']))}: {e['msg']}"
@@ -372,7 +412,7 @@ class _Run:
                 else f"params: {e['msg']}"
                 for e in exc.errors(include_url=False)
             )
-            raise _StepFailure(details, "ValidationError", retryable=False) from None
+            raise StepFailure(details, "ValidationError", retryable=False) from None
         ctx = Context(
             execution_id=self.id,
             workflow_name=self.record.workflow_name,
@@ -386,22 +426,14 @@ class _Run:
             item=scope.get("item"),
             index=command.item,
             runtime=self.engine,
+            blobs=self.engine.store,
+            http_allow=self.engine.http_allow,
         )
-        try:
-            async with asyncio.timeout(timeout_s):
-                result = await self.engine.invoke(action, model, ctx)
-        except TimeoutError:
-            raise _StepFailure(
-                f"timed out after {timeout_s} s", "TimeoutError", retryable=True
-            ) from None
-        except ActionError as exc:
-            raise _StepFailure(str(exc), exc.type, exc.retryable) from None
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            raise _StepFailure(
-                str(exc) or type(exc).__name__, type(exc).__name__, retryable=True
-            ) from None
+        if self.engine.progress_listeners:
+            ctx.on_progress = self._progress_reporter(command)
+        if node.credential is not None:
+            ctx.credential = await self.engine.credential(action, node.credential)
+        result = await self.engine.attempt(action, model, ctx, timeout_s)
         if isinstance(result, Park | Emit) or action.inline:
             return result
         return _jsonable(result)
@@ -455,7 +487,7 @@ def _jsonable(value: Any) -> Any:
     try:
         return to_jsonable_python(value)
     except (PydanticSerializationError, ValueError, TypeError) as exc:
-        raise _StepFailure(
+        raise StepFailure(
             f"the output is not JSON data: {exc}", "OutputError", retryable=False
         ) from None
 
@@ -473,6 +505,8 @@ class LocalEngine:
         seed: int | None = None,
         metrics: EngineMetrics | None = None,
         confine_files: bool = False,
+        credentials: CredentialSource | None = None,
+        http_allow: Sequence[str] = (),
     ) -> None:
         """``confine_files`` (the server sets it): a sub-workflow file must lie in the folder
         of the file its caller came from, and a workflow that came from no file (one sent to
@@ -480,12 +514,15 @@ class LocalEngine:
         paths do: relative to the caller's file or the working folder."""
         self.store = store
         self.confine_files = confine_files
+        self.credentials = credentials if credentials is not None else EnvCredentials()
+        self.http_allow = tuple(http_allow)
         self.registry = registry
         self.lease_ttl = timedelta(seconds=lease_ttl_s)
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.rand = random.Random(seed)
         self.listeners: list[Callable[[ExecutionFrame], None]] = []
         self.finish_listeners: list[Callable[[ExecutionRecord, ExecutionResult], None]] = []
+        self.progress_listeners: list[Callable[[Progress], None]] = []
         self.metrics: EngineMetrics = metrics or EngineMetrics()
         self._runs: dict[str, _Run] = {}
         self._prepared: dict[int, tuple[Workflow, plan.Graph, str]] = {}
@@ -745,6 +782,94 @@ class LocalEngine:
         self._runs.pop(run.id, None)
 
     # -- runtime for handlers
+
+    async def credential(self, action: Action, credential_id: str) -> BaseModel:
+        """The credential a node names, checked against its connector's schema, just in time.
+        Its values never reach an error message."""
+        connector = self.registry.connector_of(action.type)
+        if connector.credential is None:
+            raise StepFailure(
+                f"node type {action.type} takes no credential", "CredentialError", retryable=False
+            )
+        try:
+            raw = await asyncio.to_thread(self.credentials.credential, credential_id)
+        except KeyError:
+            raise StepFailure(
+                f"no credential {credential_id!r}", "CredentialError", retryable=False
+            ) from None
+        try:
+            return connector.credential.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{format_location(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise StepFailure(
+                f"credential {credential_id!r} does not fit {connector.id}: {problems}",
+                "CredentialError",
+                retryable=False,
+            ) from None
+
+    async def attempt(
+        self, action: Action, params: BaseModel, ctx: Context, timeout_s: float | None
+    ) -> Any:
+        """Call a handler once within its time limit; every failure becomes a StepFailure
+        (but cancellation), and the attempt's temporary folder is removed."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self.invoke(action, params, ctx)
+        except TimeoutError:
+            ctx.cancel_event.set()  # a handler still running in a thread can see it and stop
+            raise StepFailure(
+                f"timed out after {timeout_s} s", "TimeoutError", retryable=True
+            ) from None
+        except ActionError as exc:
+            raise StepFailure(str(exc), exc.type, exc.retryable) from None
+        except asyncio.CancelledError:
+            ctx.cancel_event.set()
+            raise
+        except Exception as exc:
+            log.warning("%s raised %s", action.type, type(exc).__name__, exc_info=True)
+            raise StepFailure(
+                str(exc) or type(exc).__name__, type(exc).__name__, retryable=True, unexpected=True
+            ) from None
+        finally:
+            ctx.cleanup()
+
+    async def call_action(
+        self,
+        action: Action,
+        params: BaseModel,
+        *,
+        key: str,
+        credential_id: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Run one action outside any workflow, as the connector's REST face does: the same
+        context, credential, threads, time limit and temporary folder as a step. ``key`` is
+        the caller's idempotency key. Gives the output as JSON data; raises StepFailure."""
+        ctx = Context(
+            execution_id=key,
+            workflow_name="",
+            node_id=action.name,
+            node_type=action.type,
+            attempt=1,
+            started_at=_now(),
+            input=None,
+            inputs={},
+            trigger=None,
+            blobs=self.store,
+            http_allow=self.http_allow,
+        )
+        if credential_id is not None:
+            ctx.credential = await self.credential(action, credential_id)
+        result = await self.attempt(action, params, ctx, timeout_s)
+        if isinstance(result, Park | Emit):
+            raise StepFailure(
+                f"{action.type} steers a workflow run and cannot be called alone",
+                "NotAService",
+                retryable=False,
+            )
+        return _jsonable(result)
 
     async def invoke(self, action: Action, params: BaseModel, ctx: Context) -> Any:
         """Call a handler with its context set: async on the loop, sync in a thread unless inline."""

@@ -71,6 +71,12 @@ class Node(_Strict):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Parameters; strings may hold {{ }} expressions"
     )
+    credential: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Id of the credential the node's connector uses, given to it just in time",
+    )
     retry: RetryPolicy | None = None
     timeout_s: float | None = Field(
         None, gt=0, le=31 * 86_400, description="Time limit of one attempt"

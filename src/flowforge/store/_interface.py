@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from flowforge.connectors.sdk import Blob
 from flowforge.engine.frames import (
     ExecutionFrame,
     ExecutionRecord,
@@ -62,6 +63,16 @@ class ExecutionStore(Protocol):
 
     def put_workflow_version(self, workflow: Workflow) -> str:
         """Store the definition (idempotent) and give its id, a hash of its canonical JSON."""
+        ...
+
+    def put_blob(
+        self, data: bytes, media_type: str = "application/octet-stream", name: str | None = None
+    ) -> Blob:
+        """Keep binary data once per content; give the reference nodes pass on."""
+        ...
+
+    def get_blob(self, blob_id: str) -> bytes:
+        """The bytes of a stored blob; NotFound if absent."""
         ...
 
     def get_workflow_version(self, version_id: str) -> Workflow:

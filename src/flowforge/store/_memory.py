@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import itertools
 import threading
 from collections import Counter
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from flowforge.connectors.sdk import Blob
 from flowforge.engine.frames import (
     TERMINAL_EXECUTION_STATUSES,
     ExecutionFrame,
@@ -45,6 +47,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._versions: dict[str, Workflow] = {}
+        self._blobs: dict[str, bytes] = {}
         self._executions: dict[str, ExecutionRecord] = {}
         self._frames: dict[str, list[ExecutionFrame]] = {}
 
@@ -60,6 +63,20 @@ class MemoryStore:
             if version_id not in self._versions:
                 raise NotFound(f"no workflow version {version_id!r}")
             return self._versions[version_id].model_copy(deep=True)
+
+    def put_blob(
+        self, data: bytes, media_type: str = "application/octet-stream", name: str | None = None
+    ) -> Blob:
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            self._blobs.setdefault(digest, bytes(data))
+        return Blob(blob=digest, media_type=media_type, size=len(data), name=name)
+
+    def get_blob(self, blob_id: str) -> bytes:
+        with self._lock:
+            if blob_id not in self._blobs:
+                raise NotFound(f"no blob {blob_id!r}")
+            return self._blobs[blob_id]
 
     def create_execution(
         self, record: ExecutionRecord, frames: Sequence[ExecutionFrame] = ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 import threading
@@ -34,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
+from flowforge.connectors.sdk import Blob
 from flowforge.engine.frames import (
     TERMINAL_EXECUTION_STATUSES,
     ExecutionFrame,
@@ -53,6 +55,7 @@ from flowforge.store._interface import (
     write_each,
 )
 from flowforge.store._tables import (
+    blobs,
     canonical,
     execution_frames,
     executions,
@@ -63,7 +66,7 @@ __all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStore", "normalize_url"]
 
 # The newest Alembic revision. Knowing it without loading the scripts lets a store open a
 # migrated database in a millisecond or two; a test keeps it equal to the scripts' head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x466C6F77  # any constant: PostgreSQL advisory locks are keyed by number
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
@@ -107,6 +110,9 @@ class SqlStore:
         # One statement, so that two processes storing the same new version both succeed.
         self._insert_version = dialect.insert(workflow_versions).on_conflict_do_nothing(
             index_elements=[workflow_versions.c.id]
+        )
+        self._insert_blob = dialect.insert(blobs).on_conflict_do_nothing(
+            index_elements=[blobs.c.id]
         )
         try:
             self._migrate()
@@ -196,6 +202,24 @@ class SqlStore:
         if row is None:
             raise NotFound(f"no workflow version {version_id!r}")
         return parse_workflow(row.definition, "json", f"workflow version {version_id}")
+
+    # -- blobs
+
+    def put_blob(
+        self, data: bytes, media_type: str = "application/octet-stream", name: str | None = None
+    ) -> Blob:
+        digest = hashlib.sha256(data).hexdigest()
+        row = {"id": digest, "size": len(data), "data": data, "created_at": _now()}
+        with self._write() as conn:
+            conn.execute(self._insert_blob, row)
+        return Blob(blob=digest, media_type=media_type, size=len(data), name=name)
+
+    def get_blob(self, blob_id: str) -> bytes:
+        with self._read() as conn:
+            data = conn.execute(select(blobs.c.data).where(blobs.c.id == blob_id)).scalar()
+        if data is None:
+            raise NotFound(f"no blob {blob_id!r}")
+        return bytes(data)
 
     # -- executions
 

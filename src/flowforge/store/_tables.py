@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -29,6 +30,7 @@ from flowforge.model import Workflow
 
 __all__ = [
     "UtcDateTime",
+    "blobs",
     "canonical",
     "execution_frames",
     "executions",
@@ -197,6 +199,15 @@ triggers = Table(
     Column("config", _Json, nullable=False),
     Column("next_at", UtcDateTime()),  # schedules: the next tick to fire
     Index(None, "kind", "next_at"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 of the content
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 meta = Table(
