@@ -16,6 +16,7 @@ BENCHMARKS = [
     "list_executions.py",
     "connector_overhead.py",
     "sha256_throughput.py",
+    "code_node.py",
 ]
 
 

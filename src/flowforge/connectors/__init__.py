@@ -34,13 +34,14 @@ __all__ = [
 
 def builtin_registry(*, entry_points: bool = True) -> Registry:
     """A registry with the built-in connectors and, unless told not to, the installed ones."""
-    from flowforge.connectors import crypto, data, flow, http, math, triggers
+    from flowforge.connectors import code, crypto, data, flow, http, math, triggers
 
     registry = Registry(
         [
             flow.connector,
             triggers.connector,
             http.connector,
+            code.connector,
             data.connector,
             crypto.connector,
             math.connector,
