@@ -17,6 +17,7 @@ BENCHMARKS = [
     "connector_overhead.py",
     "sha256_throughput.py",
     "code_node.py",
+    "ocr_page.py",
 ]
 
 

@@ -34,7 +34,7 @@ __all__ = [
 
 def builtin_registry(*, entry_points: bool = True) -> Registry:
     """A registry with the built-in connectors and, unless told not to, the installed ones."""
-    from flowforge.connectors import code, crypto, data, flow, http, math, triggers
+    from flowforge.connectors import code, crypto, data, flow, http, image, math, ocr, pdf, triggers
 
     registry = Registry(
         [
@@ -45,6 +45,9 @@ def builtin_registry(*, entry_points: bool = True) -> Registry:
             data.connector,
             crypto.connector,
             math.connector,
+            pdf.connector,
+            image.connector,
+            ocr.connector,
         ]
     )
     if entry_points:
