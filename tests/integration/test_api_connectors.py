@@ -316,3 +316,25 @@ async def test_steps_report_progress_on_the_live_stream(database_url: str, tmp_p
         "message": "first of three",
     }
     assert events[-1][0] == "end" and events[-1][1]["status"] == "COMPLETED"
+
+
+async def test_hostile_code_through_the_api_leaves_the_server_serving(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with running(database_url, tmp_path, load_examples=False) as (client, _):
+        hostile = [
+            ({"code": "while True:\n    pass", "timeout_s": 1}, "Timeout"),
+            (
+                {"code": "x = [bytearray(2**30) for _ in range(10)]", "memory_mb": 128},
+                "MemoryLimit",
+            ),
+            ({"code": "output = open('/etc/passwd').read()"}, "CodeError"),
+            ({"code": "import socket\nsocket.create_connection(('1.1.1.1', 80))"}, "CodeError"),
+        ]
+        for params, kind in hostile:
+            refused = await client.post("/api/v1/code/python", json=params)
+            error = assert_error(refused, 422, "ACTION_FAILED")
+            assert error["details"][0]["type"] == kind, error
+        assert (await client.get("/health")).status_code == 200
+        fine = await client.post("/api/v1/code/python", json={"code": "output = sum(range(10))"})
+        assert fine.status_code == 200 and fine.json()["output"] == 45
