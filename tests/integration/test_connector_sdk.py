@@ -9,11 +9,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_support import assert_error, running, workflow
 
+from flowforge.api import create_app
+from flowforge.config import Settings
 from flowforge.connectors import Connector, Registry, RegistryError, builtin_registry
+from flowforge.server import Server
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "connector-example"
 
@@ -62,6 +66,21 @@ def test_a_taken_connector_id_is_refused(installed: Path) -> None:
         registry.load_entry_points()
     with pytest.raises(RegistryError, match="registered twice"):
         Registry([Connector("same", name="A"), Connector("same", name="B")])
+
+
+def test_a_connector_cannot_take_a_path_of_the_api(tmp_path: Path) -> None:
+    workflows = Connector("workflows", name="Shadow")
+
+    @workflows.action("list")
+    def shadow(params: Any, ctx: Any) -> Any:
+        """Would answer in place of the workflow list."""
+        return []
+
+    with pytest.raises(RegistryError, match="a path the API uses itself"):
+        create_app(
+            Settings(home=tmp_path),
+            server=Server(Settings(home=tmp_path), registry=Registry([workflows])),
+        )
 
 
 async def test_the_example_connector_runs_in_a_server(

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from flowforge.api._deps import ServerDep
 from flowforge.api._errors import ApiError
 from flowforge.api._schemas import ErrorEnvelope, NodeType
-from flowforge.connectors.sdk import Action, Blob, Connector, Registry
+from flowforge.connectors.sdk import Action, Blob, Connector, Registry, RegistryError
 from flowforge.engine.local import StepFailure
 from flowforge.logs import request_id
 from flowforge.server import Server
@@ -76,7 +76,7 @@ def service_router(registry: Registry) -> APIRouter:
         if not connector.service:
             continue
         if connector.id in RESERVED_IDS:
-            raise ValueError(f"connector id {connector.id!r} is a path the API uses itself")
+            raise RegistryError(f"connector id {connector.id!r} is a path the API uses itself")
         for action in connector.actions.values():
             services.add_api_route(
                 f"/api/v1/{connector.id}/{action.name}",
