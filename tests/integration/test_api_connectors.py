@@ -204,6 +204,7 @@ async def test_credentials_are_named_by_id_and_never_shown(
 ) -> None:
     monkeypatch.setenv("FLOWFORGE_CREDENTIAL_MAIN_TOKEN", json.dumps({"token": "s3cret-value"}))
     monkeypatch.setenv("FLOWFORGE_CREDENTIAL_SHORT", json.dumps({"token": "tiny"}))
+    monkeypatch.setenv("FLOWFORGE_CREDENTIAL_BROKEN", '{"token": "s3cret-value"')
     async with running(database_url, tmp_path, _registry(), load_examples=False) as (client, _):
         ok = await client.post(
             "/api/v1/locked/whoami", json={}, headers={"X-FlowForge-Credential": "main-token"}
@@ -218,6 +219,12 @@ async def test_credentials_are_named_by_id_and_never_shown(
         )
         message = assert_error(short, 422, "ACTION_FAILED")["message"]
         assert "token" in message and "tiny" not in message
+        broken = await client.post(
+            "/api/v1/locked/whoami", json={}, headers={"X-FlowForge-Credential": "broken"}
+        )
+        message = assert_error(broken, 422, "ACTION_FAILED")["message"]
+        assert "FLOWFORGE_CREDENTIAL_BROKEN does not hold a JSON object" in message
+        assert "s3cret" not in message
         needless = await client.post(
             "/api/v1/kit/repeat",
             json={"text": "a"},

@@ -108,7 +108,8 @@ class CredentialSource(Protocol):
     """Where the engine finds a credential a node names by id."""
 
     def credential(self, credential_id: str) -> Mapping[str, Any]:
-        """The credential's fields; KeyError if there is no such credential."""
+        """The credential's fields; KeyError if there is no such credential, ValueError if it
+        cannot be read."""
         ...
 
 
@@ -124,19 +125,17 @@ class EnvCredentials:
         return "FLOWFORGE_CREDENTIAL_" + re.sub(r"[^A-Z0-9]", "_", credential_id.upper())
 
     def credential(self, credential_id: str) -> Mapping[str, Any]:
-        text = self.environ.get(self.variable(credential_id))
+        """KeyError if the variable is unset, ValueError if it holds no JSON object."""
+        variable = self.variable(credential_id)
+        text = self.environ.get(variable)
         if text is None:
             raise KeyError(credential_id)
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            raise ActionError(
-                f"{self.variable(credential_id)} is not a JSON object", retryable=False
-            ) from None
+            value = None
         if not isinstance(value, dict):
-            raise ActionError(
-                f"{self.variable(credential_id)} is not a JSON object", retryable=False
-            )
+            raise ValueError(f"{variable} does not hold a JSON object")
         return value
 
 

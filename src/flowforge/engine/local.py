@@ -797,6 +797,10 @@ class LocalEngine:
             raise StepFailure(
                 f"no credential {credential_id!r}", "CredentialError", retryable=False
             ) from None
+        except ValueError as exc:
+            raise StepFailure(
+                f"credential {credential_id!r}: {exc}", "CredentialError", retryable=False
+            ) from None
         try:
             return connector.credential.model_validate(raw)
         except ValidationError as exc:
