@@ -96,12 +96,6 @@ def bwrap_command(bwrap: str) -> list[str]:
             command += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             command += ["--ro-bind", str(host), str(host)]
-    for root in _python_roots():
-        if not root.startswith("/usr/"):
-            # Parents made by hand so they are traversable: the host's may be private (/root).
-            for parent in reversed(Path(root).parents[:-1]):
-                command += ["--perms", "0755", "--dir", str(parent)]
-            command += ["--ro-bind", root, root]
     command += [
         "--dev-bind",
         "/dev/null",
@@ -117,11 +111,15 @@ def bwrap_command(bwrap: str) -> list[str]:
         "1777",
         "--tmpfs",
         "/tmp",
-        "--remount-ro",
-        "/",
-        "--chdir",
-        "/tmp",
     ]
+    # After /tmp: a Python installed under /tmp (a checkout there) must not be hidden by it.
+    for root in _python_roots():
+        if not root.startswith("/usr/"):
+            # Parents made by hand so they are traversable: the host's may be private (/root).
+            for parent in reversed(Path(root).parents[:-1]):
+                command += ["--perms", "0755", "--dir", str(parent)]
+            command += ["--ro-bind", root, root]
+    command += ["--remount-ro", "/", "--chdir", "/tmp"]
     # -I: no environment variables, no user site, no current folder on sys.path.
     # A virtualenv's interpreter is run by its own path (a symlink), so it finds pyvenv.cfg.
     interpreter = (
