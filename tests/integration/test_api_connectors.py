@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_support import assert_error, running, workflow
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from flowforge.connectors import ActionError, Connector, Context, Registry
@@ -345,3 +347,26 @@ async def test_hostile_code_through_the_api_leaves_the_server_serving(
         assert (await client.get("/health")).status_code == 200
         fine = await client.post("/api/v1/code/python", json={"code": "output = sum(range(10))"})
         assert fine.status_code == 200 and fine.json()["output"] == 45
+
+
+async def test_an_image_uploaded_to_a_service_comes_back_resized(
+    database_url: str, tmp_path: Path
+) -> None:
+    picture = BytesIO()
+    Image.new("RGB", (64, 32), "red").save(picture, "PNG")
+    async with running(database_url, tmp_path, load_examples=False) as (client, _):
+        resized = await client.post(
+            "/api/v1/image/resize",
+            files={"image": ("red.png", picture.getvalue(), "image/png")},
+            data={"params": json.dumps({"width": 16})},
+            headers={"accept": "image/png"},
+        )
+        assert resized.status_code == 200, resized.text
+        assert resized.headers["content-type"] == "image/png"
+        assert Image.open(BytesIO(resized.content)).size == (16, 8)
+        corrupt = await client.post(
+            "/api/v1/image/resize",
+            files={"image": ("bad.png", b"\x89PNG\r\n\x1a\nnot really", "image/png")},
+            data={"params": json.dumps({"width": 16})},
+        )
+        assert_error(corrupt, 422, "ACTION_FAILED")

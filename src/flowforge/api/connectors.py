@@ -247,7 +247,8 @@ def _description(connector: Connector, action: Action) -> str:
 
 
 def _takes_blobs(model: type[BaseModel]) -> bool:
-    return '"blob"' in json.dumps(model.model_json_schema())
+    """Whether any parameter (at any depth) is a Blob, so that uploads make sense."""
+    return Blob.__name__ in model.model_json_schema().get("$defs", {})
 
 
 def _request_body(connector: Connector, action: Action) -> dict[str, Any]:
