@@ -33,10 +33,14 @@ class Repeated(BaseModel):
     length: int
 
 
+scratch_dirs: list[Path] = []
+
+
 @kit.action("repeat", input=Text, output=Repeated)
 def repeat(params: Text, ctx: Context) -> Repeated:
     """Repeat a text."""
     (ctx.tmp_dir / "scratch").write_text(params.text)  # the folder exists for the call
+    scratch_dirs.append(ctx.tmp_dir)
     text = params.text * params.times
     return Repeated(text=text, length=len(text))
 
@@ -126,6 +130,7 @@ async def test_an_action_as_a_service(database_url: str, tmp_path: Path) -> None
     async with running(database_url, tmp_path, _registry(), load_examples=False) as (client, _):
         ok = await client.post("/api/v1/kit/repeat", json={"text": "ab", "times": 3})
         assert ok.status_code == 200 and ok.json() == {"text": "ababab", "length": 6}
+        assert scratch_dirs and not scratch_dirs[-1].exists()  # removed after the call
 
         bad = await client.post("/api/v1/kit/repeat", json={"text": "ab", "times": 11, "x": 1})
         error = assert_error(bad, 422, "VALIDATION_ERROR")
