@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--redis", default=default_redis, help="Redis URL")
     parser.add_argument("--calls", type=int, default=2_000, help="requests per run")
     parser.add_argument("--repeat", type=int, default=5, help="measured runs")
+    parser.add_argument("--db", help="ignored: rate limits keep no database (make bench passes it)")
     args = parser.parse_args()
 
     for strategy in ("moving-window", "sliding-window-counter"):

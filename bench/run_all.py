@@ -18,6 +18,9 @@ BENCHMARKS = [
     "sha256_throughput.py",
     "code_node.py",
     "ocr_page.py",
+    "vault_decrypt.py",
+    "auth_overhead.py",
+    "ratelimit_overhead.py",
 ]
 
 
