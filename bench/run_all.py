@@ -21,6 +21,7 @@ BENCHMARKS = [
     "vault_decrypt.py",
     "auth_overhead.py",
     "ratelimit_overhead.py",
+    "redaction.py",
 ]
 
 
