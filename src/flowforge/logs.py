@@ -8,6 +8,8 @@ from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
+from flowforge.security.redaction import RedactingFilter
+
 __all__ = ["configure_logging", "execution_id", "request_id"]
 
 request_id: ContextVar[str | None] = ContextVar("flowforge_request_id", default=None)
@@ -28,6 +30,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     execution_id and any ``extra`` fields), or plain text for a terminal."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_ContextFilter())
+    handler.addFilter(RedactingFilter())  # the secrets of the step being run, if any
     if json_lines:
         handler.setFormatter(
             JsonFormatter(

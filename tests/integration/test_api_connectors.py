@@ -5,6 +5,7 @@ run as a workflow node."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from io import BytesIO
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flowforge.connectors import ActionError, Connector, Context, Registry
 from flowforge.connectors import flow as flow_connector
 from flowforge.connectors.sdk import Blob
+from flowforge.security.redaction import RedactingFilter
 
 kit = Connector("kit", name="Kit", category="Test", credential=None)
 
@@ -107,6 +109,22 @@ def whoami(params: Any, ctx: Context) -> Any:
     """Tells the credential's length, never the credential."""
     assert isinstance(ctx.credential, Token)
     return {"length": len(ctx.credential.token)}
+
+
+@locked.action("leak")
+def leak(params: Any, ctx: Context) -> Any:
+    """Echoes its credential every way it can: the engine must not let any of it out."""
+    assert isinstance(ctx.credential, Token)
+    token = ctx.credential.token
+    ctx.logger.warning("the token is %s", token)
+    if ctx.input == {"fail": True}:
+        raise ActionError(f"refused token {token}", retryable=False)
+    return {
+        "plain": token,
+        "base64": base64.b64encode(token.encode()).decode(),
+        "json": json.dumps({"auth": f"Bearer {token}"}),
+        "input_was": ctx.input,
+    }
 
 
 def _registry() -> Registry:
@@ -375,3 +393,47 @@ async def test_an_image_uploaded_to_a_service_comes_back_resized(
             data={"params": json.dumps({"width": 16})},
         )
         assert_error(corrupt, 422, "ACTION_FAILED")
+
+
+async def test_credentials_never_reach_frames_results_answers_or_logs(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "tok-9f8e7d6c5b4a"
+    caplog.handler.addFilter(RedactingFilter())  # as configure_logging sets up every handler
+    monkeypatch.setenv("FLOWFORGE_CREDENTIAL_LEAKY", json.dumps({"token": secret}))
+    leaked = [secret, base64.b64encode(secret.encode()).decode()]
+    async with running(database_url, tmp_path, _registry(), load_examples=False) as (client, _):
+        flow = workflow(
+            "leaky",
+            {"id": "start", "type": "flow.start"},
+            {"id": "leak", "type": "locked.leak", "credential": "leaky"},
+            {"id": "after", "type": "flow.set", "params": {"values": {"got": "{{ input }}"}}},
+        )
+        flow["output"] = {"leak": "{{ nodes.leak.output }}", "after": "{{ nodes.after.output }}"}
+        await client.post("/api/v1/workflows", json=flow)
+        ok = (await client.post("/api/v1/executions?wait=10", json={"workflowId": "leaky"})).json()
+        failed = (
+            await client.post(
+                "/api/v1/executions?wait=10",
+                json={"workflowId": "leaky", "input": {"fail": True}},
+            )
+        ).json()
+        assert ok["status"] == "COMPLETED" and failed["status"] == "FAILED"
+        assert ok["result"]["leak"]["plain"] == "[REDACTED]"
+        texts = [json.dumps(ok), json.dumps(failed)]
+        for run in (ok, failed):
+            texts.append((await client.get(f"/api/v1/executions/{run['id']}")).text)
+        answer = await client.post(
+            "/api/v1/locked/leak", json={}, headers={"X-FlowForge-Credential": "leaky"}
+        )
+        assert answer.status_code == 200 and answer.json()["plain"] == "[REDACTED]"
+        texts.append(answer.text)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "the token is [REDACTED]" in logged
+    texts.append(logged)
+    for text in texts:
+        for value in leaked:
+            assert value not in text

@@ -7,16 +7,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import enum
 import io
 import json
 import logging
 import random
 import re
 import string
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlencode
 
 import pytest
+from pydantic import BaseModel, RootModel, SecretStr
 
 from flowforge.security.redaction import (
     MARKER,
@@ -473,3 +475,23 @@ async def test_concurrent_tasks_see_their_own_secrets() -> None:
     assert one == f"{MARKER} second-secret"
     assert two == f"{MARKER} first-secret"
     assert not current_redactor()
+
+
+def test_a_validated_credential_gives_its_values_but_not_its_choices() -> None:
+    class Kind(enum.Enum):
+        HEADER = "header-mode"
+
+    class ApiKey(BaseModel):
+        type: Literal["api_key_type"] = "api_key_type"
+        kind: Kind = Kind.HEADER
+        header: str
+        value: SecretStr
+        extra: dict[str, Any] = {}
+
+    class Credential(RootModel[ApiKey]):
+        pass
+
+    credential = Credential(
+        ApiKey(header="X-Api-Key", value=SecretStr("s3cr3t-value"), extra={"pin": 123456})
+    )
+    assert collect_secrets(credential) == {"X-Api-Key", "s3cr3t-value", "123456"}

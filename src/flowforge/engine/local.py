@@ -50,6 +50,7 @@ from flowforge.engine.journal import Journal
 from flowforge.engine.validate import check
 from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
 from flowforge.model import MAIN_PORT, Node, Workflow, format_location, load_workflow
+from flowforge.security.redaction import Redactor, collect_secrets, redacting
 from flowforge.store import ExecutionStore, NotFound
 
 __all__ = [
@@ -176,6 +177,10 @@ class _Run:
         self.done: asyncio.Future[ExecutionResult] = asyncio.get_running_loop().create_future()
         self.finishing = False
         self.abandoned = False
+        # the values of the credentials its steps were given: never journaled (not resumed
+        # either: after a restart, outputs that held them are read back redacted)
+        self.secret_values: set[str] = set()
+        self.secrets = Redactor(())
         self.finisher: asyncio.Task[None] | None = None
 
     @property
@@ -186,6 +191,10 @@ class _Run:
 
     def frame(self, node: str, status: FrameStatus, **fields: Any) -> ExecutionFrame:
         self.seq += 1
+        if self.secrets:
+            for name in ("input", "output", "error"):
+                if name in fields:
+                    fields[name] = self.secrets.redact(fields[name])
         frame = ExecutionFrame(
             self.id, self.seq, node, status, fields.pop("started_at", None) or _now(), **fields
         )
@@ -248,6 +257,12 @@ class _Run:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         # the outcome, and the lease given up, in the transaction after the last frames
+        if self.secrets:
+            command = dataclasses.replace(
+                command,
+                result=self.secrets.redact(command.result),
+                error=self.secrets.redact(command.error),
+            )
         self.update(
             {
                 "status": command.status,
@@ -432,8 +447,12 @@ class _Run:
         if self.engine.progress_listeners:
             ctx.on_progress = self._progress_reporter(command)
         if node.credential is not None:
-            ctx.credential = await self.engine.credential(action, node.credential)
-        result = await self.engine.attempt(action, model, ctx, timeout_s)
+            ctx.credential, found = await self.engine.credential(action, node.credential)
+            if not found <= self.secret_values:
+                self.secret_values |= found
+                self.secrets = Redactor(self.secret_values)
+        with redacting(self.secrets):
+            result = await self.engine.attempt(action, model, ctx, timeout_s)
         if isinstance(result, Park | Emit) or action.inline:
             return result
         return _jsonable(result)
@@ -783,9 +802,9 @@ class LocalEngine:
 
     # -- runtime for handlers
 
-    async def credential(self, action: Action, credential_id: str) -> BaseModel:
-        """The credential a node names, checked against its connector's schema, just in time.
-        Its values never reach an error message."""
+    async def credential(self, action: Action, credential_id: str) -> tuple[BaseModel, set[str]]:
+        """The credential a node names, checked against its connector's schema, just in time,
+        with its secret values (to redact). Its values never reach an error message."""
         connector = self.registry.connector_of(action.type)
         if connector.credential is None:
             raise StepFailure(
@@ -802,7 +821,7 @@ class LocalEngine:
                 f"credential {credential_id!r}: {exc}", "CredentialError", retryable=False
             ) from None
         try:
-            return connector.credential.model_validate(raw)
+            model = connector.credential.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{format_location(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()
@@ -812,6 +831,7 @@ class LocalEngine:
                 "CredentialError",
                 retryable=False,
             ) from None
+        return model, collect_secrets(model)
 
     async def attempt(
         self, action: Action, params: BaseModel, ctx: Context, timeout_s: float | None
@@ -864,16 +884,24 @@ class LocalEngine:
             blobs=self.store,
             http_allow=self.http_allow,
         )
+        secrets = Redactor(())
         if credential_id is not None:
-            ctx.credential = await self.credential(action, credential_id)
-        result = await self.attempt(action, params, ctx, timeout_s)
+            ctx.credential, found = await self.credential(action, credential_id)
+            secrets = Redactor(found)
+        try:
+            with redacting(secrets):
+                result = await self.attempt(action, params, ctx, timeout_s)
+        except StepFailure as failure:
+            if secrets:
+                failure.message = secrets.redact_text(failure.message)
+            raise
         if isinstance(result, Park | Emit):
             raise StepFailure(
                 f"{action.type} steers a workflow run and cannot be called alone",
                 "NotAService",
                 retryable=False,
             )
-        return _jsonable(result)
+        return secrets.redact(_jsonable(result)) if secrets else _jsonable(result)
 
     async def invoke(self, action: Action, params: BaseModel, ctx: Context) -> Any:
         """Call a handler with its context set: async on the loop, sync in a thread unless inline."""

@@ -57,11 +57,13 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from enum import Enum
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal, get_origin
 from urllib.parse import quote, quote_plus
 
 import ahocorasick_rs
+from pydantic import BaseModel, RootModel, SecretStr
 
 __all__ = [
     "MARKER",
@@ -322,12 +324,24 @@ class Redactor:
 
 def collect_secrets(credential: Any) -> set[str]:
     """Gives the secret strings inside a decrypted credential: every string and number among
-    its values (not its keys, which are field names), however nested."""
+    its values (not its keys, which are field names), however nested. For a credential
+    validated by its connector's model, the values of ``Literal`` and enum fields (a ``type``
+    discriminator such as "bearer") are choices from the schema, not secrets, and are left
+    out; ``SecretStr`` fields are read."""
     found: set[str] = set()
     pending = [credential]
     while pending:
         value = pending.pop()
-        if isinstance(value, str):
+        if isinstance(value, RootModel):
+            pending.append(value.root)
+        elif isinstance(value, BaseModel):
+            for name, info in type(value).model_fields.items():
+                field = getattr(value, name)
+                if get_origin(info.annotation) is not Literal and not isinstance(field, Enum):
+                    pending.append(field)
+        elif isinstance(value, SecretStr):
+            found.add(value.get_secret_value())
+        elif isinstance(value, str):
             found.add(value)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             found.add(str(value))
