@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ EXAMPLE = Path(__file__).parents[2] / "docs" / "connector-example"
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The example package installed with pip into a folder on sys.path."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("source") / "connector-example"
+    shutil.copytree(EXAMPLE, source)  # setuptools builds in the source tree: keep docs/ clean
     subprocess.run(
         [
             sys.executable,
@@ -37,7 +40,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "--no-build-isolation",
             "--target",
             str(target),
-            str(EXAMPLE),
+            str(source),
         ],
         check=True,
         capture_output=True,
