@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +33,7 @@ SECRET = "flowforge-host-secret-7d1f"
 
 
 def make_ctx(input: Any = None) -> Context:
-    return Context(
-        execution_id="e1",
-        workflow_name="test",
-        node_id="n",
-        node_type="code.python",
-        attempt=1,
-        started_at=datetime.now(UTC),
-        input=input,
-        inputs={},
-        trigger=None,
-        blobs=MemoryStore(),
-    )
+    return Context.standalone("code.python", input=input, blobs=MemoryStore())
 
 
 def run(code: str, mode: str, input: Any = None, **params: Any) -> CodeOutput:

@@ -35,18 +35,7 @@ HS_SECRET = "s" * 64
 
 
 def make_ctx(store: MemoryStore | None = None) -> Context:
-    return Context(
-        execution_id="e1",
-        workflow_name="test",
-        node_id="n",
-        node_type="crypto.test",
-        attempt=1,
-        started_at=datetime.now(UTC),
-        input=None,
-        inputs={},
-        trigger=None,
-        blobs=store if store is not None else MemoryStore(),
-    )
+    return Context.standalone("crypto.test", blobs=store if store is not None else MemoryStore())
 
 
 @pytest.fixture

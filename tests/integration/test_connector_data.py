@@ -21,17 +21,8 @@ from flowforge.store import MemoryStore
 
 
 def context(action_type: str, input: Any = None, store: MemoryStore | None = None) -> Context:
-    return Context(
-        execution_id="e1",
-        workflow_name="w",
-        node_id="n",
-        node_type=action_type,
-        attempt=1,
-        started_at=datetime.now(UTC),
-        input=input,
-        inputs={},
-        trigger=None,
-        blobs=store if store is not None else MemoryStore(),
+    return Context.standalone(
+        action_type, input=input, blobs=store if store is not None else MemoryStore()
     )
 
 

@@ -16,7 +16,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -245,16 +244,8 @@ def make_ctx(
     allow: tuple[str, ...] = ALLOW,
     blobs: MemoryStore | None = None,
 ) -> Context:
-    return Context(
-        execution_id="e1",
-        workflow_name="w",
-        node_id="n",
-        node_type="http.request",
-        attempt=1,
-        started_at=datetime.now(UTC),
-        input=None,
-        inputs={},
-        trigger=None,
+    return Context.standalone(
+        "http.request",
         blobs=blobs if blobs is not None else MemoryStore(),
         credential=HttpCredential.model_validate(credential) if credential else None,
         http_allow=allow,

@@ -7,7 +7,6 @@ import io
 import itertools
 import struct
 import zlib
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,18 +25,7 @@ from flowforge.store import MemoryStore
 
 
 def make_ctx() -> Context:
-    return Context(
-        execution_id="e1",
-        workflow_name="test",
-        node_id="n",
-        node_type="image.test",
-        attempt=1,
-        started_at=datetime.now(UTC),
-        input=None,
-        inputs={},
-        trigger=None,
-        blobs=MemoryStore(),
-    )
+    return Context.standalone("image.test", blobs=MemoryStore())
 
 
 @pytest.fixture

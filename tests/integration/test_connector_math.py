@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,18 +18,7 @@ def run(action_name: str, **params: Any) -> Any:
     """Validate ``params`` and call the action's handler directly, as the engine would."""
     action = connector.actions[action_name]
     model = action.input_model.model_validate(params)
-    ctx = Context(
-        execution_id="e1",
-        workflow_name="w",
-        node_id="n",
-        node_type=action.type,
-        attempt=1,
-        started_at=datetime.now(UTC),
-        input=None,
-        inputs={},
-        trigger=None,
-        blobs=MemoryStore(),
-    )
+    ctx = Context.standalone(action.type, blobs=MemoryStore())
     out = action.handler(model, ctx)
     return out.model_dump(mode="json") if isinstance(out, BaseModel) else out
 

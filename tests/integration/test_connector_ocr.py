@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import threading
 import zlib
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,18 +24,7 @@ from flowforge.store import MemoryStore
 
 @pytest.fixture
 def ctx() -> Context:
-    return Context(
-        execution_id="e1",
-        workflow_name="test",
-        node_id="n",
-        node_type="ocr.test",
-        attempt=1,
-        started_at=datetime.now(UTC),
-        input=None,
-        inputs={},
-        trigger=None,
-        blobs=MemoryStore(),
-    )
+    return Context.standalone("ocr.test", blobs=MemoryStore())
 
 
 def call(action: str, params: dict[str, Any], ctx: Context, conn: Any = connector) -> Any:

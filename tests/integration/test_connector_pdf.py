@@ -7,7 +7,6 @@ import io
 import time
 import tracemalloc
 import zlib
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,18 +23,7 @@ from flowforge.store import MemoryStore
 
 @pytest.fixture
 def ctx() -> Context:
-    return Context(
-        execution_id="e1",
-        workflow_name="test",
-        node_id="n",
-        node_type="pdf.test",
-        attempt=1,
-        started_at=datetime.now(UTC),
-        input=None,
-        inputs={},
-        trigger=None,
-        blobs=MemoryStore(),
-    )
+    return Context.standalone("pdf.test", blobs=MemoryStore())
 
 
 def call(action: str, params: dict[str, Any], ctx: Context) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -194,6 +194,34 @@ class Context:
     on_progress: Callable[[float, float | None, str | None], None] | None = None
     http_allow: tuple[str, ...] = ()  # hosts trusted past the SSRF guard
     _tmp: Path | None = None
+
+    @classmethod
+    def standalone(
+        cls,
+        node_type: str,
+        *,
+        key: str = "standalone",
+        input: Any = None,
+        blobs: BlobStore | None = None,
+        credential: BaseModel | None = None,
+        http_allow: tuple[str, ...] = (),
+    ) -> Context:
+        """A context for calling a handler outside any run: a service call, or a connector's
+        own tests. ``key`` is the idempotency key (the execution id's place)."""
+        return cls(
+            execution_id=key,
+            workflow_name="",
+            node_id=node_type.rpartition(".")[2],
+            node_type=node_type,
+            attempt=1,
+            started_at=datetime.now(UTC),
+            input=input,
+            inputs={},
+            trigger=None,
+            blobs=blobs,
+            credential=credential,
+            http_allow=http_allow,
+        )
 
     @property
     def idempotency_key(self) -> str:

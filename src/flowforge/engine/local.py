@@ -871,19 +871,7 @@ class LocalEngine:
         """Run one action outside any workflow, as the connector's REST face does: the same
         context, credential, threads, time limit and temporary folder as a step. ``key`` is
         the caller's idempotency key. Gives the output as JSON data; raises StepFailure."""
-        ctx = Context(
-            execution_id=key,
-            workflow_name="",
-            node_id=action.name,
-            node_type=action.type,
-            attempt=1,
-            started_at=_now(),
-            input=None,
-            inputs={},
-            trigger=None,
-            blobs=self.store,
-            http_allow=self.http_allow,
-        )
+        ctx = Context.standalone(action.type, key=key, blobs=self.store, http_allow=self.http_allow)
         secrets = Redactor(())
         if credential_id is not None:
             ctx.credential, found = await self.credential(action, credential_id)
