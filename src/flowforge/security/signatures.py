@@ -315,7 +315,8 @@ def _parse_time(text: str) -> datetime:
 def _format_time(value: datetime) -> str:
     """The RFC 3339 text of a time, in UTC with a Z; fractions only as precise as needed."""
     utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    text = utc.replace(microsecond=0, tzinfo=None).isoformat()  # not strftime: "%Y" drops the
+    # zeros of a year before 1000 on glibc, and RFC 3339 wants four digits
     if utc.microsecond % 1000 == 0 and utc.microsecond:
         text += f".{utc.microsecond // 1000:03d}"
     elif utc.microsecond:
