@@ -20,9 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flowforge import __version__
+from flowforge.cli_credentials import credentials_app, keys_app
 from flowforge.client import Client, ServerError, ServerUnreachable
 from flowforge.config import Settings
 from flowforge.connectors import Registry, builtin_registry
+from flowforge.credentials import credential_source
 from flowforge.engine.frames import (
     TERMINAL_EXECUTION_STATUSES,
     ExecutionFrame,
@@ -49,6 +51,8 @@ app = typer.Typer(
 )
 executions_app = typer.Typer(help="Inspect executions in the journal.", no_args_is_help=True)
 app.add_typer(executions_app, name="executions")
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(keys_app, name="keys")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -213,7 +217,11 @@ def _drive_locally(
     async def drive() -> ExecutionResult:
         settings = Settings()
         async with LocalEngine(
-            store, builtin_registry(), lease_ttl_s=settings.lease_ttl_s
+            store,
+            builtin_registry(),
+            lease_ttl_s=settings.lease_ttl_s,
+            credentials=credential_source(store, settings.home),
+            http_allow=settings.http_allow_list(),
         ) as engine:
             with _Progress(total, quiet=as_json) as bar:
                 top: list[str] = []
@@ -491,7 +499,13 @@ def resume(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 async def _resume(store: ExecutionStore) -> list[ExecutionResult]:
     settings = Settings()
-    async with LocalEngine(store, builtin_registry(), lease_ttl_s=settings.lease_ttl_s) as engine:
+    async with LocalEngine(
+        store,
+        builtin_registry(),
+        lease_ttl_s=settings.lease_ttl_s,
+        credentials=credential_source(store, settings.home),
+        http_allow=settings.http_allow_list(),
+    ) as engine:
         ids = await engine.resume_all()
         results = await asyncio.gather(*(engine.wait(i) for i in ids), return_exceptions=True)
     outcomes = []

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from flowforge import __version__
-from flowforge.api._metrics import Metrics
 from flowforge.config import Settings
 from flowforge.connectors import Registry, builtin_registry
 from flowforge.connectors.sdk import Blob
+from flowforge.credentials import Credentials
 from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionStatus
 from flowforge.engine.local import ExecutionResult, LocalEngine, Progress
 from flowforge.engine.validate import check
 from flowforge.errors import DefinitionError
+from flowforge.metrics import Metrics
 from flowforge.model import Workflow, load_workflow
 from flowforge.store import (
     Conflict,
@@ -104,6 +105,7 @@ class Server:
         self.started_at = time.monotonic()
         self.store: SqlStore
         self.catalog: WorkflowCatalog
+        self.credentials: Credentials
         self.engine: LocalEngine
         self._definitions: dict[str, Workflow] = {}
         self._hooks: dict[str, tuple[float, int, tuple[WorkflowEntry, TriggerSpec] | None]] = {}
@@ -119,6 +121,7 @@ class Server:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store = await asyncio.to_thread(SqlStore, self.database_url)
         self.catalog = WorkflowCatalog(self.store)
+        self.credentials = Credentials(self.store, self.settings.home)
         self.metrics.watch_runs(self.store.count_executions)
         self.engine = LocalEngine(
             self.store,
@@ -127,6 +130,7 @@ class Server:
             metrics=self.metrics,
             confine_files=True,
             http_allow=self.settings.http_allow_list(),
+            credentials=self.credentials.source(),
         )
         await self.engine.__aenter__()
         self.engine.listeners.append(self.hub.frame)

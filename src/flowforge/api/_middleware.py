@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowforge.api._errors import error_body
-from flowforge.api._metrics import Metrics
 from flowforge.logs import request_id
+from flowforge.metrics import Metrics
 
 __all__ = ["BodyLimitMiddleware", "RequestContextMiddleware"]
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowforge.store._catalog import Conflict, Revision, TriggerSpec, WorkflowCatalog, WorkflowEntry
+from flowforge.store._credentials import CredentialEntry, CredentialStore
 from flowforge.store._interface import Duplicate, ExecutionStore, LeaseLost, NotFound, StoreError
 from flowforge.store._memory import MemoryStore
 from flowforge.store._sql import SqlStore, normalize_url
 
 __all__ = [
     "Conflict",
+    "CredentialEntry",
+    "CredentialStore",
     "Duplicate",
     "ExecutionStore",
     "LeaseLost",

@@ -66,7 +66,7 @@ __all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStore", "normalize_url"]
 
 # The newest Alembic revision. Knowing it without loading the scripts lets a store open a
 # migrated database in a millisecond or two; a test keeps it equal to the scripts' head.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x466C6F77  # any constant: PostgreSQL advisory locks are keyed by number
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)

@@ -32,6 +32,7 @@ __all__ = [
     "UtcDateTime",
     "blobs",
     "canonical",
+    "credentials",
     "execution_frames",
     "executions",
     "meta",
@@ -208,6 +209,21 @@ blobs = Table(
     Column("size", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("org_id", String(64), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("connector", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False, index=True),  # rotation finds rows by it
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 meta = Table(

@@ -1,0 +1,61 @@
+"""Where a node's credential comes from: sealed by the vault in the database, or (for ids not
+stored there) a ``FLOWFORGE_CREDENTIAL_<ID>`` environment variable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from flowforge.connectors import Registry
+from flowforge.connectors.sdk import CredentialSource, EnvCredentials
+from flowforge.errors import FlowForgeError
+from flowforge.model import format_location
+from flowforge.security.vault import DEFAULT_ORG, Vault, VaultCredentials, load_keyring
+from flowforge.store import CredentialStore, ExecutionStore, SqlStore
+
+__all__ = ["Credentials", "credential_source"]
+
+
+class Credentials:
+    """The credentials of one database: stored sealed, checked against their connector's
+    schema on the way in, never given back but to a step."""
+
+    def __init__(self, store: SqlStore, home: Path, org_id: str = DEFAULT_ORG) -> None:
+        self.vault = Vault(load_keyring(home), reload=lambda: load_keyring(home))
+        self.rows = CredentialStore(store)
+        self.org_id = org_id
+
+    def set(
+        self, registry: Registry, credential_id: str, connector_id: str, secret: Mapping[str, Any]
+    ) -> None:
+        """Seal and store a credential for ``connector_id``; a FlowForgeError naming each field
+        that does not fit the connector's credential schema (never its value)."""
+        connector = registry.connectors.get(connector_id)
+        if connector is None:
+            raise FlowForgeError(f"connector: no connector {connector_id!r}")
+        if connector.credential is None:
+            raise FlowForgeError(f"connector: {connector_id} takes no credential")
+        try:
+            connector.credential.model_validate(secret)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{format_location(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise FlowForgeError(f"credential: does not fit {connector_id}: {problems}") from None
+        sealed = self.vault.seal(self.org_id, credential_id, secret)
+        self.rows.put(self.org_id, credential_id, connector_id, sealed)
+
+    def source(self) -> VaultCredentials:
+        """The engine's credential source: these credentials, then the environment."""
+        return VaultCredentials(self.vault, self.rows, self.org_id, fallback=EnvCredentials())
+
+
+def credential_source(store: ExecutionStore, home: Path) -> CredentialSource:
+    """Credentials for an engine on ``store``: the vault's for a database, else the
+    environment's (an in-memory store keeps none)."""
+    if isinstance(store, SqlStore):
+        return Credentials(store, home).source()
+    return EnvCredentials()

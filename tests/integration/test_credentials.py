@@ -1,0 +1,167 @@
+"""Stored credentials end to end: sealed in the database by the CLI, opened just in time for a
+node on the server and locally, bound to their row, and still there after a key rotation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from api_support import running, workflow
+from sqlalchemy import update
+
+from flowforge.connectors import builtin_registry
+from flowforge.credentials import Credentials
+from flowforge.errors import FlowForgeError
+from flowforge.security.vault import KEY_FILE_NAME, Vault, parse_keyring
+from flowforge.store import SqlStore
+from flowforge.store._tables import credentials as credential_rows
+
+ROOT = Path(__file__).parents[2]
+TOKEN = "tok-7a6b5c4d3e2f"
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"authorization": self.headers.get("authorization")}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echo() -> Iterator[str]:
+    """An HTTP server on loopback that answers with the Authorization header it received."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def flowforge(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FLOWFORGE_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "flowforge", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def test_the_cli_stores_checks_lists_rotates_and_deletes(database_url: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    secret = json.dumps({"type": "bearer", "token": TOKEN})
+    stored = flowforge(
+        "credentials", "set", "api", "--connector", "http", "--data", secret, "--db",
+        database_url, home=home,
+    )  # fmt: skip
+    assert stored.returncode == 0, stored.stderr
+    assert (home / KEY_FILE_NAME).stat().st_mode & 0o777 == 0o600
+    wrong = flowforge(
+        "credentials", "set", "bad", "--connector", "http", "--data",
+        json.dumps({"type": "basic", "username": "u", "password": 12345678}), "--db",
+        database_url, home=home,
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "basic.password" in wrong.stderr
+    assert "12345678" not in wrong.stderr + wrong.stdout
+    listed = flowforge("credentials", "list", "--json", "--db", database_url, home=home)
+    (entry,) = json.loads(listed.stdout)
+    assert (entry["id"], entry["connector"]) == ("api", "http") and TOKEN not in listed.stdout
+    old_keyring = parse_keyring((home / KEY_FILE_NAME).read_text())
+
+    rotated = flowforge("keys", "rotate", "--db", database_url, home=home)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 credential(s) re-wrapped" in rotated.stdout
+    new_keyring = parse_keyring((home / KEY_FILE_NAME).read_text())
+    assert new_keyring.key_ids == (new_keyring.current.key_id,)  # the old key is gone
+    store = SqlStore(database_url)
+    try:
+        row = Credentials(store, home).rows.get("default", "api")
+        assert row is not None and row.key_id == new_keyring.current.key_id
+        assert Vault(new_keyring).open("default", "api", row)["token"] == TOKEN
+        with pytest.raises(FlowForgeError):
+            Vault(old_keyring).open("default", "api", row)
+    finally:
+        store.close()
+
+    deleted = flowforge("credentials", "delete", "api", "--db", database_url, home=home)
+    assert deleted.returncode == 0
+    again = flowforge("credentials", "delete", "api", "--db", database_url, home=home)
+    assert again.returncode == 1 and "no credential api" in again.stderr
+
+
+def test_a_sealed_value_copied_to_another_row_does_not_open(
+    database_url: str, tmp_path: Path
+) -> None:
+    store = SqlStore(database_url)
+    try:
+        credentials = Credentials(store, tmp_path)
+        registry = builtin_registry()
+        credentials.set(registry, "one", "http", {"type": "bearer", "token": "first-token"})
+        credentials.set(registry, "two", "http", {"type": "bearer", "token": "second-token"})
+        one = credentials.rows.get("default", "one")
+        assert one is not None
+        with store._write() as conn:
+            conn.execute(
+                update(credential_rows)
+                .where(credential_rows.c.id == "two")
+                .values(wrapped_key=one.wrapped_key, nonce=one.nonce, ciphertext=one.ciphertext)
+            )
+        source = credentials.source()
+        assert source.credential("one")["token"] == "first-token"
+        with pytest.raises(ValueError, match="two") as refused:
+            source.credential("two")
+        assert "first-token" not in str(refused.value)
+        with pytest.raises(FlowForgeError, match="no connector"):
+            credentials.set(registry, "x", "nope", {})
+    finally:
+        store.close()
+
+
+async def test_a_node_gets_its_stored_credential_just_in_time(
+    database_url: str, tmp_path: Path, echo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWFORGE_HTTP_ALLOW", "127.0.0.1")
+    store = SqlStore(database_url)
+    try:
+        Credentials(store, tmp_path).set(
+            builtin_registry(), "api", "http", {"type": "bearer", "token": TOKEN}
+        )
+    finally:
+        store.close()
+    async with running(database_url, tmp_path, load_examples=False) as (client, _):
+        flow = workflow(
+            "call",
+            {"id": "start", "type": "flow.start"},
+            {
+                "id": "call",
+                "type": "http.request",
+                "credential": "api",
+                "params": {"url": f"{echo}/"},
+            },
+        )
+        flow["output"] = "{{ nodes.call.output.body }}"
+        await client.post("/api/v1/workflows", json=flow)
+        run = (await client.post("/api/v1/executions?wait=10", json={"workflowId": "call"})).json()
+        assert run["status"] == "COMPLETED", run
+        # the server received the real token; the run keeps only its redacted form
+        assert run["result"] == {"authorization": "Bearer [REDACTED]"}
+        frames = (await client.get(f"/api/v1/executions/{run['id']}")).text
+        assert TOKEN not in frames
