@@ -7,9 +7,10 @@ import hashlib
 import hmac
 import re
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from fake_clock import START, Clock
 
 from flowforge.security.apikeys import (
     ApiKeys,
@@ -22,20 +23,8 @@ from flowforge.security.apikeys import (
     validate_scope,
 )
 
-START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 KEY_SHAPE = re.compile(r"^ffk_[0-9A-Za-z]{12}_[0-9A-Za-z]{49}$")
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

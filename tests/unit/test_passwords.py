@@ -4,11 +4,12 @@ growth, and sign-in that does the same work whether the account exists or not.""
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
+from fake_clock import START, Clock
 
 from flowforge.security.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -24,19 +25,7 @@ from flowforge.security.passwords import (
     verify_password,
 )
 
-START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 GOOD = "correct horse battery staple"
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class CountingHasher(PasswordHasher):

@@ -10,7 +10,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from fake_clock import START, Clock
 
 from flowforge.security.tokens import (
     AccessClaims,
@@ -35,19 +36,7 @@ from flowforge.security.tokens import (
 
 ISSUER = "https://flowforge.test"
 AUDIENCE = "flowforge-api"
-START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 ALICE = Principal("user-1", org="org-1", role="editor", scopes=frozenset({"workflows:read"}))
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

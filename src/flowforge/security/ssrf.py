@@ -471,36 +471,40 @@ def _ssl_context(verify: Any, cert: Any, trust_env: bool) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
 
 
+def _pool_options(
+    *,
+    verify: Any = True,
+    cert: Any = None,
+    trust_env: bool = True,
+    http1: bool = True,
+    http2: bool = False,
+    limits: httpx.Limits = _DEFAULT_LIMITS,
+    local_address: str | None = None,
+    retries: int = 0,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+) -> dict[str, Any]:
+    """The connection pool's settings from httpx's transport options (others: TypeError)."""
+    return {
+        "ssl_context": _ssl_context(verify, cert, trust_env),
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+        "http1": http1,
+        "http2": http2,
+        "local_address": local_address,
+        "retries": retries,
+        "socket_options": socket_options,
+    }
+
+
 class _GuardedAsyncTransport(httpx.AsyncHTTPTransport):
     """httpx's transport on a connection pool whose every connection goes through the guard."""
 
-    def __init__(
-        self,
-        allow: _AllowList,
-        *,
-        verify: Any = True,
-        cert: Any = None,
-        trust_env: bool = True,
-        http1: bool = True,
-        http2: bool = False,
-        limits: httpx.Limits = _DEFAULT_LIMITS,
-        local_address: str | None = None,
-        retries: int = 0,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> None:
+    def __init__(self, allow: _AllowList, **options: Any) -> None:
         # Not super().__init__(): it would build an unguarded pool. The parent's methods only
         # use self._pool, which holds the same kind of pool with the guarded backend.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(verify, cert, trust_env),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=http1,
-            http2=http2,
-            local_address=local_address,
-            retries=retries,
-            socket_options=socket_options,
-            network_backend=_GuardedAsyncBackend(allow),
+            **_pool_options(**options), network_backend=_GuardedAsyncBackend(allow)
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -511,31 +515,9 @@ class _GuardedAsyncTransport(httpx.AsyncHTTPTransport):
 class _GuardedSyncTransport(httpx.HTTPTransport):
     """The blocking twin of ``_GuardedAsyncTransport``."""
 
-    def __init__(
-        self,
-        allow: _AllowList,
-        *,
-        verify: Any = True,
-        cert: Any = None,
-        trust_env: bool = True,
-        http1: bool = True,
-        http2: bool = False,
-        limits: httpx.Limits = _DEFAULT_LIMITS,
-        local_address: str | None = None,
-        retries: int = 0,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> None:
+    def __init__(self, allow: _AllowList, **options: Any) -> None:
         self._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(verify, cert, trust_env),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=http1,
-            http2=http2,
-            local_address=local_address,
-            retries=retries,
-            socket_options=socket_options,
-            network_backend=_GuardedSyncBackend(allow),
+            **_pool_options(**options), network_backend=_GuardedSyncBackend(allow)
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
