@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from connector_support import action_callers
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from flowforge.connectors import ActionError, Context, Registry
+from flowforge.connectors import Context, Registry
 from flowforge.connectors import crypto as crypto_module
 from flowforge.connectors import flow as flow_connector
 from flowforge.connectors.crypto import connector
@@ -43,24 +44,7 @@ def ctx() -> Context:
     return make_ctx()
 
 
-def call(action: str, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    """Validate the parameters as the engine does, run the handler, give the output as JSON."""
-    spec = connector.actions[action]
-    model = spec.input_model.model_validate(params)
-    result = spec.handler(model, ctx)
-    assert isinstance(result, BaseModel)
-    assert spec.output_model is not None and isinstance(result, spec.output_model)
-    dumped: dict[str, Any] = result.model_dump(mode="json")
-    return dumped
-
-
-def refused(action: str, params: dict[str, Any], ctx: Context, error_type: str) -> str:
-    """Run an action that must fail with an ActionError of ``error_type``; give its message."""
-    with pytest.raises(ActionError) as info:
-        call(action, params, ctx)
-    assert info.value.type == error_type, str(info.value)
-    assert info.value.retryable is False
-    return str(info.value)
+call, refused = action_callers(connector)
 
 
 def invalid(action: str, params: dict[str, Any]) -> str:

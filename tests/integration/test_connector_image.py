@@ -10,11 +10,12 @@ import zlib
 from typing import Any
 
 import pytest
+from connector_support import action_callers
 from PIL import Image, ImageChops
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from pypdf import PdfReader
 
-from flowforge.connectors import ActionError, Context, Registry
+from flowforge.connectors import Context, Registry
 from flowforge.connectors import flow as flow_connector
 from flowforge.connectors import pdf as pdf_connector
 from flowforge.connectors.image import MAX_PIXELS, connector
@@ -33,22 +34,7 @@ def ctx() -> Context:
     return make_ctx()
 
 
-def call(action: str, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    """Validate the parameters as the engine does, run the handler, give the output as JSON."""
-    spec = connector.actions[action]
-    result = spec.handler(spec.input_model.model_validate(params), ctx)
-    assert isinstance(result, BaseModel)
-    assert spec.output_model is not None and isinstance(result, spec.output_model)
-    dumped: dict[str, Any] = result.model_dump(mode="json")
-    return dumped
-
-
-def refused(action: str, params: dict[str, Any], ctx: Context, error_type: str) -> str:
-    with pytest.raises(ActionError) as info:
-        call(action, params, ctx)
-    assert info.value.type == error_type, str(info.value)
-    assert info.value.retryable is False
-    return str(info.value)
+call, refused = action_callers(connector)
 
 
 def picture(

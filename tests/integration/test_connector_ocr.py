@@ -9,12 +9,12 @@ import zlib
 from typing import Any
 
 import pytest
+from connector_support import action_callers
 from PIL import Image, ImageDraw, ImageFont
-from pydantic import BaseModel
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, NumberObject, StreamObject
 
-from flowforge.connectors import ActionError, Context
+from flowforge.connectors import Context
 from flowforge.connectors import ocr as ocr_module
 from flowforge.connectors import pdf as pdf_connector
 from flowforge.connectors.ocr import connector
@@ -27,19 +27,8 @@ def ctx() -> Context:
     return Context.standalone("ocr.test", blobs=MemoryStore())
 
 
-def call(action: str, params: dict[str, Any], ctx: Context, conn: Any = connector) -> Any:
-    spec = conn.actions[action]
-    result = spec.handler(spec.input_model.model_validate(params), ctx)
-    assert isinstance(result, BaseModel)
-    return result.model_dump(mode="json")
-
-
-def refused(action: str, params: dict[str, Any], ctx: Context, error_type: str) -> str:
-    with pytest.raises(ActionError) as info:
-        call(action, params, ctx)
-    assert info.value.type == error_type, str(info.value)
-    assert info.value.retryable is False
-    return str(info.value)
+call, refused = action_callers(connector)
+make_pdf, _ = action_callers(pdf_connector.connector)
 
 
 def scan(lines: list[str], size: tuple[int, int] = (1000, 300)) -> Image.Image:
@@ -104,7 +93,7 @@ def test_text_of_a_scanned_pdf_page_by_page(ctx: Context) -> None:
         stored(ctx, scan(["Scanned page one"]), "JPEG"),
         stored(ctx, Image.new("RGB", (400, 300), "white"), "JPEG"),
     ]
-    doc = call("from_images", {"images": images}, ctx, pdf_connector.connector)["pdf"]
+    doc = make_pdf("from_images", {"images": images}, ctx)["pdf"]
     # add a third page with no image at all
     reader = PdfReader(io.BytesIO(ctx.read_blob(Blob.model_validate(doc))))
     writer = PdfWriter()
@@ -128,7 +117,7 @@ def test_text_of_a_scanned_pdf_page_by_page(ctx: Context) -> None:
 
 def test_a_rotated_scan_is_read_upright(ctx: Context) -> None:
     sideways = scan(["Rotated scan"], (700, 200)).rotate(90, expand=True)  # stored on its side
-    doc = call("from_images", {"images": [stored(ctx, sideways)]}, ctx, pdf_connector.connector)
+    doc = make_pdf("from_images", {"images": [stored(ctx, sideways)]}, ctx)
     reader = PdfReader(io.BytesIO(ctx.read_blob(Blob.model_validate(doc["pdf"]))))
     writer = PdfWriter()
     writer.add_page(reader.pages[0]).rotate(90)  # a viewer shows it turned back upright
