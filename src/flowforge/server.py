@@ -121,7 +121,7 @@ class Server:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store = await asyncio.to_thread(SqlStore, self.database_url)
         self.catalog = WorkflowCatalog(self.store)
-        self.credentials = Credentials(self.store, self.settings.home)
+        self.credentials = await asyncio.to_thread(Credentials, self.store, self.settings.home)
         self.metrics.watch_runs(self.store.count_executions)
         self.engine = LocalEngine(
             self.store,
