@@ -3,6 +3,7 @@ stored there) a ``FLOWFORGE_CREDENTIAL_<ID>`` environment variable."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from flowforge.connectors import Registry
 from flowforge.connectors.sdk import CredentialSource, EnvCredentials
 from flowforge.errors import FlowForgeError
 from flowforge.model import format_location
-from flowforge.security.vault import DEFAULT_ORG, Vault, VaultCredentials, load_keyring
+from flowforge.security.vault import DEFAULT_ORG, Vault, VaultError, load_keyring
 from flowforge.store import CredentialStore, ExecutionStore, SqlStore
 
 __all__ = ["Credentials", "credential_source"]
@@ -21,12 +22,28 @@ __all__ = ["Credentials", "credential_source"]
 
 class Credentials:
     """The credentials of one database: stored sealed, checked against their connector's
-    schema on the way in, never given back but to a step."""
+    schema on the way in, never given back but to a step. As the engine's
+    ``CredentialSource``, an id not stored here is looked up in the environment."""
 
     def __init__(self, store: SqlStore, home: Path, org_id: str = DEFAULT_ORG) -> None:
-        self.vault = Vault(load_keyring(home), reload=lambda: load_keyring(home))
+        self.home = home
         self.rows = CredentialStore(store)
         self.org_id = org_id
+        self.fallback = EnvCredentials()
+
+    @functools.cached_property
+    def vault(self) -> Vault:
+        """The vault, its master keys read (or made) when first needed."""
+        return Vault(load_keyring(self.home), reload=lambda: load_keyring(self.home))
+
+    def credential(self, credential_id: str) -> Mapping[str, Any]:
+        sealed = self.rows.get(self.org_id, credential_id)
+        if sealed is None:
+            return self.fallback.credential(credential_id)
+        try:
+            return self.vault.open(self.org_id, credential_id, sealed)
+        except VaultError as exc:  # altered, or copied from another row: never its content
+            raise ValueError(str(exc)) from None
 
     def set(
         self, registry: Registry, credential_id: str, connector_id: str, secret: Mapping[str, Any]
@@ -48,14 +65,10 @@ class Credentials:
         sealed = self.vault.seal(self.org_id, credential_id, secret)
         self.rows.put(self.org_id, credential_id, connector_id, sealed)
 
-    def source(self) -> VaultCredentials:
-        """The engine's credential source: these credentials, then the environment."""
-        return VaultCredentials(self.vault, self.rows, self.org_id, fallback=EnvCredentials())
-
 
 def credential_source(store: ExecutionStore, home: Path) -> CredentialSource:
     """Credentials for an engine on ``store``: the vault's for a database, else the
     environment's (an in-memory store keeps none)."""
     if isinstance(store, SqlStore):
-        return Credentials(store, home).source()
+        return Credentials(store, home)
     return EnvCredentials()

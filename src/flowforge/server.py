@@ -130,7 +130,7 @@ class Server:
             metrics=self.metrics,
             confine_files=True,
             http_allow=self.settings.http_allow_list(),
-            credentials=self.credentials.source(),
+            credentials=self.credentials,
         )
         await self.engine.__aenter__()
         self.engine.listeners.append(self.hub.frame)

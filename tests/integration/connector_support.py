@@ -6,12 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from api_support import workflow
+from pydantic import BaseModel, ValidationError
 
 from flowforge.connectors import ActionError, Connector, Context
+from flowforge.model import Workflow
+from flowforge.store import MemoryStore
 
 Call = Callable[[str, dict[str, Any], Context], dict[str, Any]]
 Refused = Callable[[str, dict[str, Any], Context, str], str]
+Run = Callable[..., Any]
+RefusedRun = Callable[..., ActionError]
+Invalid = Callable[..., str]
 
 
 def action_callers(connector: Connector) -> tuple[Call, Refused]:
@@ -36,3 +42,43 @@ def action_callers(connector: Connector) -> tuple[Call, Refused]:
         return str(info.value)
 
     return call, refused
+
+
+def keyword_callers(connector: Connector) -> tuple[Run, RefusedRun, Invalid]:
+    """The keyword form: ``run(action, *, input=None, store=None, **params)`` validates the
+    parameters, calls the handler with a standalone context (its input and blob store as
+    given) and gives the output as JSON; ``refused`` gives the non-retryable ActionError it
+    must raise; ``invalid`` gives the validation errors as ``loc: message`` lines."""
+
+    def run(
+        action_name: str, *, input: Any = None, store: MemoryStore | None = None, **params: Any
+    ) -> Any:
+        action = connector.actions[action_name]
+        model = action.input_model.model_validate(params)
+        blobs = store if store is not None else MemoryStore()
+        out = action.handler(model, Context.standalone(action.type, input=input, blobs=blobs))
+        return out.model_dump(mode="json") if isinstance(out, BaseModel) else out
+
+    def refused(action_name: str, **params: Any) -> ActionError:
+        with pytest.raises(ActionError) as info:
+            run(action_name, **params)
+        assert info.value.retryable is False
+        return info.value
+
+    def invalid(action_name: str, **params: Any) -> str:
+        with pytest.raises(ValidationError) as info:
+            run(action_name, **params)
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+            for e in info.value.errors(include_url=False)
+        )
+
+    return run, refused, invalid
+
+
+def chain(name: str, nodes: list[dict[str, Any]], output: Any = None) -> Workflow:
+    """A workflow of ``nodes`` one after another, with ``output`` as its result if given."""
+    spec = workflow(name, *nodes)
+    if output is not None:
+        spec["output"] = output
+    return Workflow.model_validate(spec)

@@ -4,9 +4,9 @@ and hostile tokens, and crypto nodes run through the local engine on a MemorySto
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
-import itertools
 import json
 import time
 import uuid
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from connector_support import action_callers
+from connector_support import action_callers, chain
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,7 +28,6 @@ from flowforge.connectors.crypto import connector
 from flowforge.connectors.sdk import MAX_BLOB_BYTES, Blob
 from flowforge.engine.local import LocalEngine
 from flowforge.errors import DefinitionError
-from flowforge.model import Workflow
 from flowforge.store import MemoryStore
 
 AES_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -546,12 +545,7 @@ def test_decode_refuses_malformed_input_by_field(ctx: Context) -> None:
 # -- through the engine
 
 
-def workflow(nodes: list[dict[str, Any]], output: Any = None) -> Workflow:
-    edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
-    spec: dict[str, Any] = {"name": "crypto", "nodes": nodes, "edges": edges}
-    if output is not None:
-        spec["output"] = output
-    return Workflow.model_validate(spec)
+workflow = functools.partial(chain, "crypto")
 
 
 async def test_hash_runs_as_a_workflow_node() -> None:

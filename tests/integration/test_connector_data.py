@@ -8,47 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from connector_support import keyword_callers
 
 from flowforge.connectors import Registry
 from flowforge.connectors import flow as flow_connector
 from flowforge.connectors import math as math_connector
 from flowforge.connectors.data import connector
-from flowforge.connectors.sdk import ActionError, Context
 from flowforge.engine.local import LocalEngine
 from flowforge.model import Workflow
 from flowforge.store import MemoryStore
 
-
-def context(action_type: str, input: Any = None, store: MemoryStore | None = None) -> Context:
-    return Context.standalone(
-        action_type, input=input, blobs=store if store is not None else MemoryStore()
-    )
-
-
-def run(
-    action_name: str, *, input: Any = None, store: MemoryStore | None = None, **params: Any
-) -> Any:
-    """Validate ``params`` and call the action's handler directly, as the engine would."""
-    action = connector.actions[action_name]
-    model = action.input_model.model_validate(params)
-    out = action.handler(model, context(action.type, input, store))
-    return out.model_dump(mode="json") if isinstance(out, BaseModel) else out
-
-
-def refused(action_name: str, **params: Any) -> ActionError:
-    with pytest.raises(ActionError) as info:
-        run(action_name, **params)
-    assert info.value.retryable is False
-    return info.value
-
-
-def invalid(action_name: str, **params: Any) -> str:
-    with pytest.raises(ValidationError) as info:
-        run(action_name, **params)
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in info.value.errors(include_url=False)
-    )
+run, refused, invalid = keyword_callers(connector)
 
 
 ORDERS = {

@@ -3,14 +3,14 @@ decompression bombs, and image and pdf nodes run through the local engine on a M
 
 from __future__ import annotations
 
+import functools
 import io
-import itertools
 import struct
 import zlib
 from typing import Any
 
 import pytest
-from connector_support import action_callers
+from connector_support import action_callers, chain
 from PIL import Image, ImageChops
 from pydantic import ValidationError
 from pypdf import PdfReader
@@ -21,7 +21,6 @@ from flowforge.connectors import pdf as pdf_connector
 from flowforge.connectors.image import MAX_PIXELS, connector
 from flowforge.connectors.sdk import Blob
 from flowforge.engine.local import LocalEngine
-from flowforge.model import Workflow
 from flowforge.store import MemoryStore
 
 
@@ -229,12 +228,7 @@ def test_output_dimensions_are_bounded(ctx: Context) -> None:
 # -- through the engine
 
 
-def workflow(nodes: list[dict[str, Any]], output: Any = None) -> Workflow:
-    edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
-    spec: dict[str, Any] = {"name": "media", "nodes": nodes, "edges": edges}
-    if output is not None:
-        spec["output"] = output
-    return Workflow.model_validate(spec)
+workflow = functools.partial(chain, "media")
 
 
 async def test_image_and_pdf_actions_as_workflow_nodes() -> None:

@@ -7,35 +7,12 @@ import time
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from connector_support import keyword_callers
+from pydantic import ValidationError
 
 from flowforge.connectors.math import connector
-from flowforge.connectors.sdk import ActionError, Context
-from flowforge.store import MemoryStore
 
-
-def run(action_name: str, **params: Any) -> Any:
-    """Validate ``params`` and call the action's handler directly, as the engine would."""
-    action = connector.actions[action_name]
-    model = action.input_model.model_validate(params)
-    ctx = Context.standalone(action.type, blobs=MemoryStore())
-    out = action.handler(model, ctx)
-    return out.model_dump(mode="json") if isinstance(out, BaseModel) else out
-
-
-def refused(action_name: str, **params: Any) -> ActionError:
-    with pytest.raises(ActionError) as info:
-        run(action_name, **params)
-    assert info.value.retryable is False
-    return info.value
-
-
-def invalid(action_name: str, **params: Any) -> str:
-    with pytest.raises(ValidationError) as info:
-        run(action_name, **params)
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in info.value.errors(include_url=False)
-    )
+run, refused, invalid = keyword_callers(connector)
 
 
 # -- evaluate

@@ -124,10 +124,9 @@ def test_a_sealed_value_copied_to_another_row_does_not_open(
                 .where(credential_rows.c.id == "two")
                 .values(wrapped_key=one.wrapped_key, nonce=one.nonce, ciphertext=one.ciphertext)
             )
-        source = credentials.source()
-        assert source.credential("one")["token"] == "first-token"
+        assert credentials.credential("one")["token"] == "first-token"
         with pytest.raises(ValueError, match="two") as refused:
-            source.credential("two")
+            credentials.credential("two")
         assert "first-token" not in str(refused.value)
         with pytest.raises(FlowForgeError, match="no connector"):
             credentials.set(registry, "x", "nope", {})

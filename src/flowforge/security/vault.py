@@ -55,7 +55,6 @@ from typing import Any, NamedTuple, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from flowforge.connectors.sdk import CredentialSource
 from flowforge.errors import FlowForgeError
 
 __all__ = [
@@ -75,7 +74,6 @@ __all__ = [
     "SealedRow",
     "SealedStore",
     "Vault",
-    "VaultCredentials",
     "VaultError",
     "load_keyring",
     "parse_keyring",
@@ -779,32 +777,3 @@ def _decode_secret(plaintext: bytes, credential_id: str) -> dict[str, Any]:
 
 def _kind(value: object) -> str:
     return type(value).__name__
-
-
-class VaultCredentials:
-    """The engine's ``CredentialSource`` over sealed rows: a credential is opened from its row
-    just when a step needs it. Ids not stored here are asked of ``fallback`` if given."""
-
-    def __init__(
-        self,
-        vault: Vault,
-        store: SealedStore,
-        org_id: str = DEFAULT_ORG,
-        *,
-        fallback: CredentialSource | None = None,
-    ) -> None:
-        self.vault = vault
-        self.store = store
-        self.org_id = org_id
-        self.fallback = fallback
-
-    def credential(self, credential_id: str) -> Mapping[str, Any]:
-        sealed = self.store.get(self.org_id, credential_id)
-        if sealed is None:
-            if self.fallback is None:
-                raise KeyError(credential_id)
-            return self.fallback.credential(credential_id)
-        try:
-            return self.vault.open(self.org_id, credential_id, sealed)
-        except VaultError as exc:
-            raise ValueError(str(exc)) from None
