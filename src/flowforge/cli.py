@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flowforge import __version__
+from flowforge.cli_access import login, logout, orgs_app, whoami
 from flowforge.cli_credentials import credentials_app, keys_app
 from flowforge.client import Client, ServerError, ServerUnreachable
 from flowforge.config import Settings
@@ -35,6 +36,7 @@ from flowforge.engine.frames import (
 from flowforge.engine.local import KEEP_INPUT, ExecutionResult, LocalEngine
 from flowforge.engine.validate import check, validate
 from flowforge.errors import DefinitionError, FlowForgeError, Problem, StateConflict
+from flowforge.logins import login_auth
 from flowforge.model import Workflow, load_workflow
 from flowforge.store import ExecutionStore, NotFound, open_store
 
@@ -53,6 +55,10 @@ executions_app = typer.Typer(help="Inspect executions in the journal.", no_args_
 app.add_typer(executions_app, name="executions")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(keys_app, name="keys")
+app.add_typer(orgs_app, name="orgs")
+app.command()(login)
+app.command()(logout)
+app.command()(whoami)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -293,7 +299,7 @@ def _remote(server: str, db: str | None) -> Iterator[Client]:
     if db is not None:
         _fail("give --db or --server, not both", EXIT_INVALID)
     try:
-        with Client(server) as client:
+        with Client(server, auth=login_auth(server, Settings().home)) as client:
             yield client
     except ServerUnreachable as exc:
         _fail(str(exc), EXIT_FAILED)
@@ -303,6 +309,11 @@ def _remote(server: str, db: str | None) -> Iterator[Client]:
             err.print(f"  {escape(str(detail.get('field')))}: {escape(str(detail.get('message')))}")
         if exc.request_id:
             err.print(f"[dim]  (HTTP {exc.status}, request id {escape(exc.request_id)})[/dim]")
+        if exc.status == 401:
+            err.print(
+                f"  sign in with [bold]flowforge login --server {escape(server)}[/bold], "
+                "or set FLOWFORGE_API_KEY"
+            )
         code = EXIT_INVALID if 400 <= exc.status < 500 and exc.status != 404 else EXIT_FAILED
         raise typer.Exit(code) from None
     except KeyboardInterrupt:
@@ -798,9 +809,18 @@ def serve(
             help="Server processes sharing the port and the database [default: 1]",
         ),
     ] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help="Let every request act as the owner, unauthenticated: local experiments "
+            "only, refused unless listening on a loopback address",
+        ),
+    ] = False,
 ) -> None:
     """Run the server: API, webhooks, schedules and engine in one process (or in --workers
-    processes that share the port and the database, for more requests per second)."""
+    processes that share the port and the database, for more requests per second). Every
+    request must authenticate; the first start prints a one-time setup token for the owner."""
     import uvicorn
 
     from flowforge.api import create_app
@@ -809,11 +829,23 @@ def serve(
     settings = Settings()
     if no_examples:
         settings.load_examples = False
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    settings.insecure_no_auth = settings.insecure_no_auth or insecure_no_auth
+    if settings.insecure_no_auth and not _loopback(settings.host):
+        _fail(
+            f"--insecure-no-auth is refused on {settings.host}: it would let anybody who can "
+            "reach the server act as its owner; listen on 127.0.0.1 (or ::1) to use it",
+            EXIT_INVALID,
+        )
     count = settings.workers if workers is None else workers
     configure_logging(settings.log_level, json_lines=settings.log_format == "json")
+    setup = _bootstrap(settings, db)
     options: dict[str, Any] = {
-        "host": host or settings.host,
-        "port": settings.port if port is None else port,
+        "host": settings.host,
+        "port": settings.port,
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 10,
@@ -825,6 +857,20 @@ def serve(
         + (f", {count} workers)" if count > 1 else ")"),
         highlight=False,
     )
+    if settings.insecure_no_auth:
+        err.print(
+            "[bold red]authentication is OFF[/bold red]: every request acts as the owner "
+            "(--insecure-no-auth)"
+        )
+    elif setup is not None:
+        url = settings.base_url()
+        err.print(
+            "[bold]First start.[/bold] Choose the owner's password within 24 hours with\n"
+            f"  flowforge login --server {url} --setup-token {setup}\n"
+            "or, for scripts, make an API key: flowforge keys create --role owner",
+            highlight=False,
+            soft_wrap=True,
+        )
     if count == 1:
         server = uvicorn.Server(uvicorn.Config(create_app(settings, database_url=db), **options))
         server.run()
@@ -842,10 +888,46 @@ def serve(
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
     os.environ["FLOWFORGE_DATABASE_URL"] = settings.database(db)
     os.environ["FLOWFORGE_LOAD_EXAMPLES"] = "true" if settings.load_examples else "false"
+    os.environ["FLOWFORGE_HOST"] = settings.host
+    os.environ["FLOWFORGE_PORT"] = str(settings.port)
+    os.environ["FLOWFORGE_INSECURE_NO_AUTH"] = "true" if settings.insecure_no_auth else "false"
     try:
         uvicorn.run("flowforge.api:worker_app", factory=True, workers=count, **options)
     finally:
         shutil.rmtree(metrics, ignore_errors=True)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _bootstrap(settings: Settings, db: str | None) -> str | None:
+    """Before the server starts: the default organisation, its owner and the admin API key;
+    give the owner's setup token on a server nobody has set up yet."""
+    from flowforge.credentials import Credentials
+    from flowforge.security.auth import Auth
+    from flowforge.store import SqlStore
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        store = SqlStore(settings.database(db))
+    except Exception as exc:
+        _fail(f"cannot open the database: {exc}", EXIT_FAILED)
+    try:
+        auth = Auth(store, Credentials(store, settings.home), settings)
+        auth.bootstrap()
+        return None if settings.insecure_no_auth else auth.setup_token()
+    except (FlowForgeError, ValueError) as exc:
+        _fail(str(exc), EXIT_INVALID)
+    finally:
+        store.close()
 
 
 @app.command()

@@ -17,6 +17,7 @@ from rich.table import Table
 from flowforge.config import Settings
 from flowforge.connectors import builtin_registry
 from flowforge.credentials import Credentials
+from flowforge.engine.frames import DEFAULT_ORG
 from flowforge.errors import FlowForgeError
 from flowforge.security.vault import (
     KEY_FILE_NAME,
@@ -33,7 +34,10 @@ __all__ = ["credentials_app", "keys_app"]
 credentials_app = typer.Typer(
     help="Credentials, sealed in the database by the vault.", no_args_is_help=True
 )
-keys_app = typer.Typer(help="The vault's master keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys, the vault's master keys and the access tokens' signing keys.",
+    no_args_is_help=True,
+)
 
 out = Console()
 err = Console(stderr=True)
@@ -42,6 +46,7 @@ DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (default: FLOWFORGE_DATABASE_URL or SQLite)"),
 ]
+OrgOption = Annotated[str, typer.Option("--org", help="The organisation's id")]
 
 
 @contextmanager
@@ -75,6 +80,7 @@ def credentials_set(
         Path | None, typer.Option("--data-file", help="A file holding the JSON object")
     ] = None,
     db: DbOption = None,
+    org: OrgOption = DEFAULT_ORG,
 ) -> None:
     """Store a credential (or replace it), checked against the connector's credential schema
     and sealed under the master key. Give the secret with --data-file (or - for stdin)."""
@@ -88,7 +94,7 @@ def credentials_set(
     if not isinstance(secret, dict):
         _fail("the secret must be a JSON object", 2)
     with _credentials(db) as credentials:
-        credentials.set(builtin_registry(), credential_id, connector, secret)
+        credentials.set(builtin_registry(), credential_id, connector, secret, org)
     out.print(f"stored credential {escape(credential_id)} for {escape(connector)}")
 
 
@@ -100,11 +106,12 @@ def _read(path: Path | None) -> str:
 @credentials_app.command("list")
 def credentials_list(
     db: DbOption = None,
+    org: OrgOption = DEFAULT_ORG,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The stored credentials: ids, connectors and master key ids, never secrets."""
     with _credentials(db) as credentials:
-        entries = credentials.rows.entries(credentials.org_id)
+        entries = credentials.rows.entries(org)
     if as_json:
         rows = [
             {
@@ -127,10 +134,11 @@ def credentials_list(
 def credentials_delete(
     credential_id: Annotated[str, typer.Argument(help="The credential's id")],
     db: DbOption = None,
+    org: OrgOption = DEFAULT_ORG,
 ) -> None:
     """Remove a credential."""
     with _credentials(db) as credentials:
-        found = credentials.rows.delete(credentials.org_id, credential_id)
+        found = credentials.rows.delete(org, credential_id)
     if not found:
         _fail(f"no credential {credential_id}", 1)
     out.print(f"deleted credential {escape(credential_id)}")

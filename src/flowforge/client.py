@@ -70,6 +70,7 @@ class Client:
         *,
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -81,6 +82,7 @@ class Client:
             base_url=self.base_url,
             timeout=timeout_s,
             transport=transport,
+            auth=auth,
             headers={"User-Agent": f"flowforge-cli/{__version__}"},
         )
 
@@ -113,6 +115,45 @@ class Client:
             raise ServerError(
                 response.status_code, "BAD_RESPONSE", "the server's answer is not JSON"
             ) from None
+
+    # --- signing in ------------------------------------------------------------------
+
+    def login(self, email: str, password: str, org: str | None = None) -> dict[str, Any]:
+        """A session's tokens for an e-mail address and password."""
+        body = {"email": email, "password": password, "org": org}
+        result: dict[str, Any] = self._call("POST", "/api/v1/auth/login", json=body)
+        return result
+
+    def accept(
+        self, token: str, password: str, email: str | None = None, name: str | None = None
+    ) -> dict[str, Any]:
+        """Use an invite or the setup token: choose a password; a session's tokens."""
+        body = {"token": token, "password": password, "email": email, "name": name}
+        result: dict[str, Any] = self._call("POST", "/api/v1/auth/accept", json=body)
+        return result
+
+    def challenge(self, account: str) -> dict[str, Any]:
+        """A sign-in challenge for a key or an Ethereum address."""
+        result: dict[str, Any] = self._call(
+            "POST", "/api/v1/auth/challenge", json={"account": account}
+        )
+        return result
+
+    def signature_login(
+        self, account: str, message: str, signature: str, org: str | None = None
+    ) -> dict[str, Any]:
+        """A session's tokens for a signed challenge."""
+        body = {"account": account, "message": message, "signature": signature, "org": org}
+        result: dict[str, Any] = self._call("POST", "/api/v1/auth/signature", json=body)
+        return result
+
+    def logout(self, refresh_token: str) -> None:
+        self._call("POST", "/api/v1/auth/logout", json={"refreshToken": refresh_token})
+
+    def me(self) -> dict[str, Any]:
+        """Who the client is signed in as."""
+        result: dict[str, Any] = self._call("GET", "/api/v1/auth/me")
+        return result
 
     # --- workflows ---------------------------------------------------------------------
 

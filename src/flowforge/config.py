@@ -43,6 +43,52 @@ class Settings(BaseSettings):
         description="Hosts and CIDR ranges (comma-separated) that nodes may reach although the "
         "SSRF guard refuses private addresses, e.g. 'intranet.example,10.1.0.0/16'",
     )
+    public_url: str | None = Field(
+        None,
+        description="The URL users reach the server at, e.g. https://flowforge.example.com "
+        "(sign-in messages and tokens name it); http://HOST:PORT if unset",
+    )
+    insecure_no_auth: bool = Field(
+        False,
+        description="Let every request act as the owner of the default organisation, without "
+        "authentication: for local experiments only, refused unless listening on loopback",
+    )
+    admin_api_key: str | None = Field(
+        None,
+        description="An API key (ffk_..., from flowforge keys generate) stored on start as an "
+        "owner key of the default organisation, for automated set-ups",
+        repr=False,
+    )
+    admin_api_key_file: Path | None = Field(None, description="A file holding admin_api_key")
+    default_plan: str = Field(
+        "pro",
+        pattern="^(free|basic|pro|enterprise)$",
+        description="The plan (rate limits) of the default organisation: free, basic, pro or "
+        "enterprise",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for rate limits shared by every server process (redis://...)"
+    )
+    auth_cache_s: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a process trusts what it read of an API key or a membership: a "
+        "revocation made by another process takes effect within this time",
+    )
+    access_token_ttl_s: int = Field(
+        900, ge=60, le=86_400, description="Lifetime of a session's access token"
+    )
+    siwe_chain_id: int = Field(1, ge=1, description="The chain id Sign-In with Ethereum names")
+    login_limit: str = Field(
+        "20/minute; 500/day",
+        description="Sign-in attempts per client address, in the limits library's notation",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Origins (comma-separated) whose browser pages may call the API, e.g. "
+        "'https://tools.example.com'; none if empty",
+    )
     otel: bool = Field(
         False,
         description="Let FastAPI report OpenTelemetry traces, metrics and logs to the globally "
@@ -52,6 +98,14 @@ class Settings(BaseSettings):
     def http_allow_list(self) -> tuple[str, ...]:
         """``http_allow`` as a list."""
         return tuple(h.strip() for h in self.http_allow.split(",") if h.strip())
+
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """``cors_origins`` as a list."""
+        return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
+
+    def base_url(self) -> str:
+        """``public_url``, or the address the server listens on."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def database(self, override: str | None = None) -> str:
         """The database URL to use: the flag, the setting, or SQLite in the data folder."""

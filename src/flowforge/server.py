@@ -23,9 +23,13 @@ from flowforge.engine.validate import check
 from flowforge.errors import DefinitionError
 from flowforge.metrics import Metrics
 from flowforge.model import Workflow, load_workflow
+from flowforge.security.auth import Auth
+from flowforge.security.ratelimit import WEBHOOK_POLICY, WEBHOOKS, Policy, RateLimiter
 from flowforge.store import (
+    AuditLog,
     Conflict,
     Duplicate,
+    ShareStore,
     SqlStore,
     TriggerSpec,
     WorkflowCatalog,
@@ -39,6 +43,8 @@ log = logging.getLogger("flowforge.server")
 
 EXAMPLES = Path(__file__).with_name("examples")
 WEBHOOK_CACHE_S = 1.0
+LOGIN_GROUP = "login"  # the rate limit group of sign-in attempts, counted per client address
+MAINTENANCE_S = 60.0
 
 
 class FrameHub:
@@ -106,6 +112,16 @@ class Server:
         self.store: SqlStore
         self.catalog: WorkflowCatalog
         self.credentials: Credentials
+        self.auth: Auth
+        self.shares: ShareStore
+        self.audit: AuditLog
+        self.limiter = RateLimiter(
+            settings.redis_url,
+            group_policies={
+                WEBHOOKS: WEBHOOK_POLICY,
+                LOGIN_GROUP: Policy.parse(settings.login_limit),
+            },
+        )
         self.engine: LocalEngine
         self._definitions: dict[str, Workflow] = {}
         self._hooks: dict[str, tuple[float, int, tuple[WorkflowEntry, TriggerSpec] | None]] = {}
@@ -122,6 +138,11 @@ class Server:
         self.store = await asyncio.to_thread(SqlStore, self.database_url)
         self.catalog = WorkflowCatalog(self.store)
         self.credentials = await asyncio.to_thread(Credentials, self.store, self.settings.home)
+        self.shares = ShareStore(self.store)
+        self.audit = AuditLog(self.store)
+        self.auth = Auth(self.store, self.credentials, self.settings)
+        await asyncio.to_thread(self.auth.open)
+        await asyncio.to_thread(self.auth.bootstrap)
         self.metrics.watch_runs(self.store.count_executions)
         self.engine = LocalEngine(
             self.store,
@@ -146,6 +167,7 @@ class Server:
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="flowforge-schedules"),
             asyncio.create_task(self._takeover(), name="flowforge-takeover"),
+            asyncio.create_task(self._maintain_auth(), name="flowforge-auth"),
         ]
         if self.settings.retention_days is not None:
             self._tasks.append(asyncio.create_task(self._retention(), name="flowforge-retention"))
@@ -159,6 +181,8 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.engine.close()
+        await asyncio.to_thread(self.auth.flush)
+        self.limiter.close()
         await asyncio.to_thread(self.store.close)
 
     async def blob(self, blob_id: str) -> bytes:
@@ -227,6 +251,7 @@ class Server:
             workflow_id=entry.id,
             trigger_node=trigger_node,
             dedupe_key=dedupe_key,
+            org_id=entry.org_id,
         )
 
     async def _start_records(self, records: list[ExecutionRecord]) -> None:
@@ -260,7 +285,7 @@ class Server:
             self.spawn(self._fire_error_triggers(record, outcome))
 
     async def _fire_error_triggers(self, record: ExecutionRecord, outcome: ExecutionResult) -> None:
-        watchers = await asyncio.to_thread(self.catalog.error_triggers)
+        watchers = await asyncio.to_thread(self.catalog.error_triggers, record.org_id)
         failure = {
             "execution": {
                 "id": record.id,
@@ -314,6 +339,24 @@ class Server:
                 await self.engine.resume_all()
             except Exception:
                 log.exception("taking over orphaned runs failed")
+
+    async def _maintain_auth(self) -> None:
+        """Every minute: write API keys' last-use times, pick up signing keys another process
+        added, and delete expired sessions, challenges and stale password failures."""
+        while True:
+            await asyncio.sleep(MAINTENANCE_S)
+            try:
+                await asyncio.to_thread(self._auth_chores)
+            except Exception:
+                log.exception("authentication upkeep failed")
+
+    def _auth_chores(self) -> None:
+        now = datetime.now(UTC)
+        self.auth.flush()
+        self.auth.reload_signing_keys()
+        self.auth.refresh_store.delete_expired(now)
+        self.auth.signatures.store.purge(now)
+        self.auth.failures.prune(now - self.auth.passwords.policy.forget_after)
 
     async def _retention(self) -> None:
         """Delete finished runs older than the retention setting, in batches, every hour."""

@@ -1,4 +1,6 @@
-"""A real ``flowforge serve`` in a subprocess, for tests that talk to it over HTTP."""
+"""A real ``flowforge serve`` in a subprocess, for tests that talk to it over HTTP. Every
+server it starts stores ``ADMIN_KEY`` (FLOWFORGE_ADMIN_API_KEY) as an owner key, and the
+``server_url`` fixture hands it to the CLI as FLOWFORGE_API_KEY."""
 
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flowforge.security.apikeys import generate_api_key
+
+ADMIN_KEY = generate_api_key()
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -30,7 +37,12 @@ def serve(database_url: str, home: Path, *extra: str) -> Iterator[str]:
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "server.log"
     log = log_path.open("wb")
-    env = {**os.environ, "FLOWFORGE_HOME": str(home), "FLOWFORGE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "FLOWFORGE_HOME": str(home),
+        "FLOWFORGE_LOG_LEVEL": "WARNING",
+        "FLOWFORGE_ADMIN_API_KEY": ADMIN_KEY,
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -75,7 +87,9 @@ def serve(database_url: str, home: Path, *extra: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def server_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """The URL of a server on the test's database, with its own FLOWFORGE_HOME."""
+def server_url(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The URL of a server on the test's database, with its own FLOWFORGE_HOME; CLI
+    commands the test starts sign in to it with ``ADMIN_KEY``."""
+    monkeypatch.setenv("FLOWFORGE_API_KEY", ADMIN_KEY)
     with serve(database_url, tmp_path / "server-home") as url:
         yield url

@@ -13,6 +13,8 @@ import httpx
 import pytest
 from test_cli import EXAMPLES, flowforge, flowforge_background
 
+from conftest import AUTH
+
 GATE = """\
 name: gate
 nodes:
@@ -248,5 +250,7 @@ def test_interrupting_the_follower_leaves_the_run_going(server_url: str) -> None
     record: dict[str, Any] = {}
     while record.get("status") != "COMPLETED" and time.monotonic() < deadline:
         time.sleep(0.2)
-        record = httpx.get(f"{server_url}/api/v1/executions/{waiting[0]['id']}").json()
+        record = httpx.get(
+            f"{server_url}/api/v1/executions/{waiting[0]['id']}", headers=AUTH
+        ).json()
     assert record["status"] == "COMPLETED"

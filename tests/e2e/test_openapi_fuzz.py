@@ -9,6 +9,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
+from conftest import AUTH
+
 # No 500s, and answers as documented. (A schema-valid workflow may still be refused with
 # 422: the graph checks go beyond the JSON Schema, so "positive data acceptance" is not one.)
 CHECKS = [
@@ -48,7 +50,9 @@ def test_api_never_fails_and_matches_its_schema(server_url: str) -> None:
         )
         def check(case: Any) -> None:
             networked = case.path.startswith("/api/v1/http/")
-            case.call_and_validate(timeout=30, checks=NETWORK_CHECKS if networked else CHECKS)
+            case.call_and_validate(
+                timeout=30, headers=AUTH, checks=NETWORK_CHECKS if networked else CHECKS
+            )
 
         check()
         tested += 1

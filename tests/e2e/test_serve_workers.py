@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import serve
+from conftest import AUTH, serve
 
 
 def test_workers_share_the_port_the_database_and_their_metrics(
@@ -16,7 +16,9 @@ def test_workers_share_the_port_the_database_and_their_metrics(
 ) -> None:
     with serve(database_url, tmp_path / "home", "--workers", "2") as url:
         # both workers started on a new database: the examples are there once
-        names = [w["name"] for w in httpx.get(f"{url}/api/v1/workflows").json()["items"]]
+        names = [
+            w["name"] for w in httpx.get(f"{url}/api/v1/workflows", headers=AUTH).json()["items"]
+        ]
         assert len(names) == len(set(names)) == 8
 
         def call(n: int) -> httpx.Response:
@@ -32,7 +34,7 @@ def test_workers_share_the_port_the_database_and_their_metrics(
 
         # whichever worker answers /metrics counts the runs of both
         for _ in range(4):
-            text = httpx.get(f"{url}/metrics").text
+            text = httpx.get(f"{url}/metrics", headers=AUTH).text
             started = re.search(r"^flowforge_executions_started_total (\S+)$", text, re.M)
             assert started is not None and float(started.group(1)) == 40.0
             hooks = re.search(
@@ -42,6 +44,8 @@ def test_workers_share_the_port_the_database_and_their_metrics(
                 re.M,
             )
             assert hooks is not None and float(hooks.group(1)) == 40.0
-        listed = httpx.get(f"{url}/api/v1/executions", params={"limit": 200}).json()["items"]
+        listed = httpx.get(f"{url}/api/v1/executions", params={"limit": 200}, headers=AUTH).json()[
+            "items"
+        ]
         assert {r["id"] for r in listed} == ids
         assert {r["status"] for r in listed} == {"COMPLETED"}

@@ -13,20 +13,37 @@ import httpx
 from flowforge.api import create_app
 from flowforge.config import Settings
 from flowforge.connectors import Registry
+from flowforge.engine.frames import DEFAULT_ORG
+from flowforge.security.auth import SERVICE_SUBJECT
 from flowforge.server import Server
 
 
 @asynccontextmanager
 async def running(
-    database_url: str, home: Path, registry: Registry | None = None, **settings: Any
+    database_url: str,
+    home: Path,
+    registry: Registry | None = None,
+    *,
+    signed_in: bool = True,
+    **settings: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Server]]:
-    """Start the app's lifespan on the database and give a client and the server."""
+    """Start the app's lifespan on the database and give a client and the server. The
+    client sends an owner API key of the default organisation unless ``signed_in`` is
+    False."""
     config = Settings(home=home, **settings)
     server = Server(config, database_url=database_url, registry=registry)
     app = create_app(config, server=server)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://flowforge") as client:
+        headers = {}
+        if signed_in:
+            issued = server.auth.api_keys.create(
+                subject=SERVICE_SUBJECT, scopes=["*"], org=DEFAULT_ORG, role="owner", name="tests"
+            )
+            headers["Authorization"] = f"Bearer {issued.key}"
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://flowforge", headers=headers
+        ) as client:
             yield client, server
 
 

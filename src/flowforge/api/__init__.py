@@ -7,9 +7,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from flowforge import __version__
-from flowforge.api import connectors, executions, hooks, system, workflows
+from flowforge.api import (
+    audit,
+    auth,
+    connectors,
+    credentials,
+    executions,
+    hooks,
+    keys,
+    orgs,
+    shares,
+    system,
+    workflows,
+)
 from flowforge.api._errors import install_error_handlers
 from flowforge.api._middleware import BodyLimitMiddleware, RequestContextMiddleware
 from flowforge.api._schemas import ErrorEnvelope
@@ -18,12 +31,43 @@ from flowforge.server import Server
 
 __all__ = ["create_app", "worker_app"]
 
+# What a browser page of an allowed origin may send and read (bearer tokens, not cookies:
+# credentials mode stays off).
+CORS_REQUEST_HEADERS = (
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "last-event-id",
+    "x-api-key",
+    "x-flowforge-credential",
+    "x-flowforge-org",
+    "x-request-id",
+)
+CORS_RESPONSE_HEADERS = (
+    "etag",
+    "location",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-policy",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-execution-id",
+    "x-request-id",
+)
+
 _DESCRIPTION = """
 FlowForge runs workflows: graphs of typed nodes, started by hand, by the API, by webhooks,
 by schedules, or by other runs' failures, on a durable engine that journals every step.
 
 Every error has one shape: `{"error": {"code", "message", "details": [{"field", "message"}],
 "requestId"}}`. Lists page with `cursor` (the `nextCursor` of the page before).
+
+Sign in with an API key or a session's access token: `Authorization: Bearer <key or token>`.
+Each operation names the permission it needs as `x-permission`; a workflow or run of another
+organisation is 404 unless it is shared with you. `X-FlowForge-Org` picks which of your
+organisations a session acts in. Answers carry `RateLimit-*` headers; 429 comes with
+`Retry-After`.
 """
 
 
@@ -53,6 +97,8 @@ def create_app(
         lifespan=lifespan,
         responses={
             400: {"model": ErrorEnvelope, "description": "Bad request"},
+            401: {"model": ErrorEnvelope, "description": "Not signed in"},
+            403: {"model": ErrorEnvelope, "description": "Not allowed"},
             404: {"model": ErrorEnvelope, "description": "Not found"},
             409: {"model": ErrorEnvelope, "description": "Conflict"},
             413: {"model": ErrorEnvelope, "description": "Body too large"},
@@ -61,13 +107,37 @@ def create_app(
     )
     app.state.server = server
     app.router.routes.insert(0, hooks.route)  # matched first: see hooks.route
-    for module in (workflows, executions, hooks, system, connectors):
+    for module in (
+        workflows,
+        shares,
+        executions,
+        hooks,
+        system,
+        connectors,
+        auth,
+        keys,
+        orgs,
+        credentials,
+        audit,
+    ):
         app.include_router(module.router)
+    app.include_router(auth.well_known)
     app.include_router(connectors.service_router(server.registry))
     _document_services(app, server)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=server.metrics)  # outermost
+    origins = settings.cors_origin_list()
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_RESPONSE_HEADERS),
+            max_age=600,
+        )
+    https = settings.base_url().startswith("https://")
+    app.add_middleware(RequestContextMiddleware, metrics=server.metrics, https=https)  # outermost
     return app
 
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -15,6 +17,9 @@ from starlette.exceptions import HTTPException
 from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
 from flowforge.logs import request_id
 from flowforge.model import format_location
+from flowforge.security.auth import Forbidden, Unauthenticated
+from flowforge.security.passwords import AccountLocked, PasswordRejected
+from flowforge.security.signatures import SignatureError, TooManyChallenges
 from flowforge.store import Conflict, NotFound
 
 __all__ = ["ApiError", "error_response", "install_error_handlers"]
@@ -135,6 +140,34 @@ def install_error_handlers(app: FastAPI) -> None:
     async def state(request: Request, exc: Exception) -> JSONResponse:
         return error_response(ApiError(409, str(exc)))
 
+    async def unauthenticated(request: Request, exc: Exception) -> JSONResponse:
+        challenge = 'Bearer realm="flowforge"'
+        if request.headers.get("authorization") or request.headers.get("x-api-key"):
+            challenge += ', error="invalid_token"'
+        return error_response(ApiError(401, str(exc), headers={"WWW-Authenticate": challenge}))
+
+    async def forbidden(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(ApiError(403, str(exc)))
+
+    async def locked(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AccountLocked)
+        wait = max(1, math.ceil((exc.retry_after - datetime.now(UTC)).total_seconds()))
+        return error_response(
+            ApiError(429, str(exc), code="ACCOUNT_LOCKED", headers={"Retry-After": str(wait)})
+        )
+
+    async def signature(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SignatureError)
+        details = [{"field": "body", "message": exc.reason}]
+        return error_response(ApiError(401, str(exc), code="INVALID_SIGNATURE", details=details))
+
+    async def busy(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(ApiError(503, str(exc), headers={"Retry-After": "60"}))
+
+    async def password(request: Request, exc: Exception) -> JSONResponse:
+        details = [{"field": "body.password", "message": str(exc)}]
+        return error_response(ApiError(422, str(exc), details=details))
+
     async def flowforge(request: Request, exc: Exception) -> JSONResponse:
         message = str(exc)
         field, _, reason = message.partition(": ")
@@ -148,4 +181,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(Conflict, conflict)
     app.add_exception_handler(StateConflict, state)
+    app.add_exception_handler(Unauthenticated, unauthenticated)
+    app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(AccountLocked, locked)
+    app.add_exception_handler(SignatureError, signature)
+    app.add_exception_handler(TooManyChallenges, busy)
+    app.add_exception_handler(PasswordRejected, password)
     app.add_exception_handler(FlowForgeError, flowforge)

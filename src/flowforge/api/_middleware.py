@@ -1,6 +1,6 @@
-"""Pure ASGI middleware: request ids, access logs and metrics, the last-resort 500, and the
-request body limit. Pure ASGI (not BaseHTTPMiddleware) keeps streaming responses streaming
-and costs a few microseconds per request."""
+"""Pure ASGI middleware: request ids, security and rate limit headers, access logs and
+metrics, the last-resort 500, and the request body limit. Pure ASGI (not BaseHTTPMiddleware)
+keeps streaming responses streaming and costs a few microseconds per request."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flowforge.api._auth import response_headers
 from flowforge.api._errors import error_body
 from flowforge.logs import request_id
 from flowforge.metrics import Metrics
@@ -24,15 +25,29 @@ log = logging.getLogger("flowforge.http")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
+# Every answer: no MIME sniffing, never framed, no Referer to other sites. The API serves JSON,
+# so its pages may load nothing; the interactive docs load Swagger UI's script and style.
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+_API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOCS = ("/docs", "/redoc")
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+_NO_STORE = (b"cache-control", b"no-store")
+
 
 class RequestContextMiddleware:
     """Gives every request an id (``X-Request-ID`` when the client sent a sane one), echoes it,
     logs the request as one JSON line, counts it by route template, and answers any exception
     nothing else handled with a 500 in the error shape."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, *, https: bool = False) -> None:
         self.app = app
         self.metrics = metrics
+        self.https = https  # the public URL is https: tell browsers to keep to it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,6 +67,9 @@ class RequestContextMiddleware:
                 response_started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
+                headers.extend(self._security_headers(scope))
+                for name, value in response_headers(scope).items():
+                    headers.append((name.lower().encode(), value.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -81,6 +99,17 @@ class RequestContextMiddleware:
                 },
             )
             request_id.reset(token)
+
+    def _security_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        path: str = scope["path"]
+        headers = list(_SECURITY_HEADERS)
+        if not path.startswith(_DOCS):
+            headers.append(_API_CSP)
+        if path.startswith("/api/v1/auth/"):
+            headers.append(_NO_STORE)  # tokens
+        if self.https or scope.get("scheme") == "https":
+            headers.append(_HSTS)
+        return headers
 
 
 class BodyLimitMiddleware:

@@ -14,12 +14,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
+from flowforge.api._auth import CallerDep, guard
 from flowforge.api._deps import ServerDep
 from flowforge.api._errors import ApiError
 from flowforge.api._schemas import ErrorEnvelope, NodeType
 from flowforge.connectors.sdk import Action, Blob, Connector, Registry, RegistryError
 from flowforge.engine.local import StepFailure
 from flowforge.logs import request_id
+from flowforge.security.auth import Forbidden
 from flowforge.server import Server
 
 __all__ = ["RESERVED_IDS", "router", "service_router", "service_schemas"]
@@ -29,12 +31,27 @@ log = logging.getLogger("flowforge.api")
 router = APIRouter(tags=["connectors"])
 
 # First path segments the API uses itself: no connector may take one.
-RESERVED_IDS = frozenset({"workflows", "executions", "node_types", "blobs", "health", "docs"})
+RESERVED_IDS = frozenset(
+    {
+        "workflows",
+        "executions",
+        "node-types",
+        "node_types",
+        "blobs",
+        "health",
+        "docs",
+        "auth",
+        "api-keys",
+        "orgs",
+        "audit",
+        "credentials",
+    }
+)
 
 _FORM_PARAMS = "params"  # the multipart field holding the non-file parameters as JSON
 
 
-@router.get("/api/v1/node-types", response_model=list[NodeType])
+@router.get("/api/v1/node-types", response_model=list[NodeType], **guard("workflows:read"))
 async def node_types(server: ServerDep) -> list[NodeType]:
     """Every node type with its metadata and the JSON Schemas of its parameters, output and
     credential: the editor's palette and forms are built from this."""
@@ -48,7 +65,10 @@ async def node_types(server: ServerDep) -> list[NodeType]:
 @router.get(
     "/api/v1/blobs/{blob_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The bytes"}},
+    **guard(
+        "executions:read",
+        responses={200: {"content": {"application/octet-stream": {}}, "description": "The bytes"}},
+    ),
 )
 async def get_blob(
     blob_id: str,
@@ -87,28 +107,35 @@ def service_router(registry: Registry) -> APIRouter:
                 description=_description(connector, action),
                 tags=[connector.name],
                 response_model=action.output_model,
-                openapi_extra=_request_body(connector, action),
-                responses={
-                    200: {"content": {"application/octet-stream": {}}},
-                    502: {"model": ErrorEnvelope, "description": "It failed; a retry may work"},
-                    504: {"model": ErrorEnvelope, "description": "It ran out of time"},
-                },
+                **guard(
+                    f"services:{connector.id}:{action.name}",
+                    group="services",
+                    openapi_extra=_request_body(connector, action),
+                    responses={
+                        200: {"content": {"application/octet-stream": {}}},
+                        502: {"model": ErrorEnvelope, "description": "It failed; a retry may work"},
+                        504: {"model": ErrorEnvelope, "description": "It ran out of time"},
+                    },
+                ),
             )
     return services
 
 
 def _endpoint(connector: Connector, action: Action) -> Any:
-    async def call(request: Request) -> Any:
+    async def call(request: Request, caller: CallerDep) -> Any:
         server: Server = request.app.state.server
         params = await _params(request, server, action)
         key = request.headers.get("idempotency-key") or request_id.get() or action.type
         credential = request.headers.get("x-flowforge-credential") or None
+        if credential is not None and not caller.can("credentials:use"):
+            raise Forbidden(f"your role ({caller.role}) or key does not allow credentials:use")
         try:
             output = await server.engine.call_action(
                 action,
                 params,
                 key=key[:200],
                 credential_id=credential,
+                org_id=caller.org_id,
                 timeout_s=server.settings.service_timeout_s,
             )
         except StepFailure as exc:

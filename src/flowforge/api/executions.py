@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from flowforge.api._auth import CallerDep, execution_for, guard, workflow_for
 from flowforge.api._deps import ServerDep
 from flowforge.api._errors import ApiError
 from flowforge.api._schemas import (
@@ -20,11 +21,14 @@ from flowforge.api._schemas import (
     RerunRequest,
     StartExecution,
     encode_cursor,
+    require_zone,
     time_cursor,
 )
+from flowforge.api.audit import record as audit
 from flowforge.engine.frames import TERMINAL_EXECUTION_STATUSES, ExecutionStatus
 from flowforge.engine.local import KEEP_INPUT, Progress
 from flowforge.errors import StateConflict
+from flowforge.security.auth import Forbidden
 from flowforge.server import Server
 
 __all__ = ["router"]
@@ -55,17 +59,28 @@ async def _answer(
     return ExecutionOut.of(record)
 
 
+_ENDED_IN_TIME: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The run ended within `wait`", "model": ExecutionOut}
+}
+
+
 @router.post(
     "",
     status_code=202,
     summary="Start a run",
-    responses={200: {"description": "The run ended within `wait`", "model": ExecutionOut}},
+    **guard("executions:write", group="execute", resource=True, responses=_ENDED_IN_TIME),
 )
 async def start_execution(
-    server: ServerDep, body: StartExecution, response: Response, wait: Wait = 0
+    server: ServerDep,
+    caller: CallerDep,
+    request: Request,
+    body: StartExecution,
+    response: Response,
+    wait: Wait = 0,
 ) -> ExecutionOut:
     """Start a stored workflow at its current version (``workflowId``, an id or a name), or a
-    definition sent inline (``workflow``). The run is durable before the answer."""
+    definition sent inline (``workflow``), which runs in your organisation. The run is durable
+    before the answer."""
     if (body.workflow_id is None) == (body.workflow is None):
         raise ApiError(
             422,
@@ -73,17 +88,23 @@ async def start_execution(
             details=[{"field": "body.workflowId", "message": "give workflowId or workflow"}],
         )
     if body.workflow_id is not None:
-        entry = await asyncio.to_thread(server.catalog.find, body.workflow_id)
+        entry = await workflow_for(server, caller, body.workflow_id, "executions:write")
         execution_id = await server.start_run(entry, body.input)
+        org_id = entry.org_id
     else:
         assert body.workflow is not None
-        execution_id = await server.engine.submit(body.workflow, body.input)
+        if not caller.can("executions:write"):
+            raise Forbidden(f"your role ({caller.role}) or key does not allow executions:write")
+        execution_id = await server.engine.submit(body.workflow, body.input, org_id=caller.org_id)
+        org_id = caller.org_id
+    await audit(request, caller, "execution.started", "execution", execution_id, org_id=org_id)
     return await _answer(server, execution_id, wait, response)
 
 
-@router.get("", summary="List runs")
+@router.get("", summary="List runs", **guard("executions:read", resource=True))
 async def list_executions(
     server: ServerDep,
+    caller: CallerDep,
     workflow_id: Annotated[
         str | None, Query(alias="workflowId", max_length=200, description="Id or name")
     ] = None,
@@ -101,21 +122,21 @@ async def list_executions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Page[ExecutionOut]:
-    """Newest first, without frames (get one run for its frames)."""
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise ApiError(
-                422,
-                f"{name}: give a time zone (e.g. 2026-01-01T00:00:00Z)",
-                details=[{"field": f"query.{name}", "message": "a time zone is required"}],
-            )
-    workflow = None
+    """Your organisation's runs (or, with ``workflowId``, the runs of a workflow you may see,
+    shared ones included), newest first, without frames (get one run for its frames)."""
+    require_zone(since=since, until=until)
+    workflow = org = None
     if workflow_id is not None:
-        workflow = (await asyncio.to_thread(server.catalog.find, workflow_id)).id
+        workflow = (await workflow_for(server, caller, workflow_id, "executions:read")).id
+    elif caller.can("executions:read"):
+        org = caller.org_id
+    else:
+        raise Forbidden(f"your role ({caller.role}) or key does not allow executions:read")
     records = await asyncio.to_thread(
         server.store.list_executions,
         status=status,
         workflow_id=workflow,
+        org_id=org,
         workflow_name=workflow_name,
         since=since,
         until=until,
@@ -128,15 +149,20 @@ async def list_executions(
     return Page[ExecutionOut](items=[ExecutionOut.of(r) for r in records], next_cursor=following)
 
 
-@router.get("/{execution_id}", summary="Get a run with its frames")
+@router.get(
+    "/{execution_id}",
+    summary="Get a run with its frames",
+    **guard("executions:read", resource=True),
+)
 async def get_execution(
     server: ServerDep,
+    caller: CallerDep,
     execution_id: str,
     frames: Annotated[bool, Query(description="Include the journal")] = True,
 ) -> ExecutionOut:
     """The run and, in order, every frame of its journal: each step's input, output or
     error, attempt and timings."""
-    record = await asyncio.to_thread(server.store.get_execution, execution_id)
+    record = await execution_for(server, caller, execution_id, "executions:read")
     journal = await asyncio.to_thread(server.store.get_frames, execution_id) if frames else None
     return ExecutionOut.of(record, journal)
 
@@ -145,9 +171,11 @@ async def get_execution(
     "/{execution_id}/stream",
     summary="Follow a run live (Server-Sent Events)",
     response_class=EventSourceResponse,
+    **guard("executions:read", resource=True),
 )
 async def stream_execution(
     server: ServerDep,
+    caller: CallerDep,
     execution_id: str,
     after: Annotated[int, Query(ge=0, description="Send frames after this seq")] = 0,
     last_event_id: Annotated[str | None, Header(description="Resume after this seq")] = None,
@@ -158,7 +186,7 @@ async def stream_execution(
     resumes."""
     if last_event_id is not None and last_event_id.isdigit():
         after = max(after, int(last_event_id))
-    record = await asyncio.to_thread(server.store.get_execution, execution_id)
+    record = await execution_for(server, caller, execution_id, "executions:read")
     reported: dict[tuple[str, int | None], Progress] = {}
     with server.hub.follow(execution_id) as woken:
         while True:
@@ -198,13 +226,23 @@ def _progress_json(update: Progress) -> dict[str, Any]:
     }
 
 
-@router.post("/{execution_id}/cancel", status_code=202, summary="Cancel a run")
-async def cancel_execution(server: ServerDep, execution_id: str) -> ExecutionOut:
+@router.post(
+    "/{execution_id}/cancel",
+    status_code=202,
+    summary="Cancel a run",
+    **guard("executions:write", resource=True),
+)
+async def cancel_execution(
+    server: ServerDep, caller: CallerDep, request: Request, execution_id: str
+) -> ExecutionOut:
     """Running steps are stopped and the run ends CANCELLED; 409 if it has ended."""
-    record = await asyncio.to_thread(server.store.get_execution, execution_id)
+    record = await execution_for(server, caller, execution_id, "executions:write")
     if record.status in TERMINAL_EXECUTION_STATUSES:
         raise StateConflict(f"execution {execution_id} has ended ({record.status.value})")
     await server.engine.cancel(execution_id)
+    await audit(
+        request, caller, "execution.cancelled", "execution", execution_id, org_id=record.org_id
+    )
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(server.engine.wait(execution_id)), 2)
     record = await asyncio.to_thread(server.store.get_execution, execution_id)
@@ -215,14 +253,23 @@ async def cancel_execution(server: ServerDep, execution_id: str) -> ExecutionOut
     "/{execution_id}/retry",
     status_code=202,
     summary="Retry a failed run from the node that failed",
-    responses={200: {"description": "The new run ended within `wait`", "model": ExecutionOut}},
+    **guard("executions:write", group="execute", resource=True, responses=_ENDED_IN_TIME),
 )
 async def retry_execution(
-    server: ServerDep, execution_id: str, response: Response, wait: Wait = 0
+    server: ServerDep,
+    caller: CallerDep,
+    request: Request,
+    execution_id: str,
+    response: Response,
+    wait: Wait = 0,
 ) -> ExecutionOut:
     """A new run (``retryOf`` points back) that keeps every step the failed node does not lead
     to, and runs that node and what follows it again."""
+    old = await execution_for(server, caller, execution_id, "executions:write")
     new_id = await server.engine.rerun(execution_id)
+    await audit(
+        request, caller, "execution.retried", "execution", new_id, org_id=old.org_id, of=old.id
+    )
     return await _answer(server, new_id, wait, response)
 
 
@@ -230,23 +277,48 @@ async def retry_execution(
     "/{execution_id}/rerun",
     status_code=202,
     summary="Re-run from a node, optionally with an edited input",
-    responses={200: {"description": "The new run ended within `wait`", "model": ExecutionOut}},
+    **guard("executions:write", group="execute", resource=True, responses=_ENDED_IN_TIME),
 )
 async def rerun_execution(
-    server: ServerDep, execution_id: str, body: RerunRequest, response: Response, wait: Wait = 0
+    server: ServerDep,
+    caller: CallerDep,
+    request: Request,
+    execution_id: str,
+    body: RerunRequest,
+    response: Response,
+    wait: Wait = 0,
 ) -> ExecutionOut:
     """Time travel: a new run that keeps the recorded outputs of every step ``node`` does
     not lead to, and runs ``node`` (with ``input`` if given) and what follows it again."""
+    old = await execution_for(server, caller, execution_id, "executions:write")
     given = "input" in body.model_fields_set
     new_id = await server.engine.rerun(execution_id, body.node, body.input if given else KEEP_INPUT)
+    await audit(
+        request,
+        caller,
+        "execution.rerun",
+        "execution",
+        new_id,
+        org_id=old.org_id,
+        of=old.id,
+        node=body.node,
+    )
     return await _answer(server, new_id, wait, response)
 
 
-@router.delete("/{execution_id}", status_code=204, summary="Delete a run")
-async def delete_execution(server: ServerDep, execution_id: str) -> Response:
+@router.delete(
+    "/{execution_id}",
+    status_code=204,
+    summary="Delete a run",
+    **guard("executions:delete", resource=True),
+)
+async def delete_execution(
+    server: ServerDep, caller: CallerDep, request: Request, execution_id: str
+) -> Response:
     """Deletes the run, its frames and its sub-workflow runs; 409 while it is unfinished."""
-    record = await asyncio.to_thread(server.store.get_execution, execution_id)
+    record = await execution_for(server, caller, execution_id, "executions:delete")
     if record.status not in TERMINAL_EXECUTION_STATUSES:
         raise StateConflict(f"execution {execution_id} is {record.status.value}: cancel it first")
     await asyncio.to_thread(server.store.delete_execution, execution_id)
+    await audit(request, caller, "execution.deleted", "execution", execution_id)
     return Response(status_code=204)

@@ -12,9 +12,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from flowforge.api._auth import limit
 from flowforge.api._errors import ApiError
 from flowforge.connectors.triggers import HTTP_METHODS
 from flowforge.engine.frames import ExecutionStatus
+from flowforge.security.ratelimit import WEBHOOKS, Plan
 from flowforge.server import Server
 from flowforge.store import Duplicate
 from flowforge.triggers import SignatureError, request_input, verify_signature
@@ -38,6 +40,8 @@ async def call_webhook(request: Request) -> Response:
             404, f"no active workflow listens on /hooks/{path}", code="WEBHOOK_NOT_FOUND"
         )
     entry, spec = found
+    # Called by other systems, not by a FlowForge identity: limited per path, whatever the plan
+    await limit(request, server, f"hook:{path}", WEBHOOKS, Plan.FREE)
     config = spec.config
     if request.method not in config.get("methods", HTTP_METHODS):
         allowed = ", ".join(config["methods"])
@@ -121,10 +125,12 @@ for _method in HTTP_METHODS:
         summary=f"Call a webhook ({_method})",
         status_code=202,
         include_in_schema=_method != "HEAD",
+        openapi_extra={"x-permission": "public"},
         responses={
             200: {"description": "respond=when_finished: the run's result"},
             202: {"description": "The run started: its execution id"},
             401: {"description": "Bad or stale Standard Webhooks signature"},
             404: {"description": "No active workflow listens on this path"},
+            429: {"description": "The path's rate limit is reached: see Retry-After"},
         },
     )

@@ -8,6 +8,7 @@ import time
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from flowforge.api._auth import guard
 from flowforge.api._deps import ServerDep
 from flowforge.api._schemas import Check, Health
 
@@ -56,7 +57,7 @@ async def health(server: ServerDep) -> JSONResponse:
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain; version=0.0.4": {}}}},
+    **guard("metrics:read", responses={200: {"content": {"text/plain; version=0.0.4": {}}}}),
 )
 async def metrics(server: ServerDep) -> Response:
     """HTTP requests by route and status with latency histograms, runs started, completed,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from flowforge.api._auth import CallerDep, guard, workflow_for
 from flowforge.api._deps import ServerDep
 from flowforge.api._errors import ApiError
 from flowforge.api._schemas import (
@@ -23,7 +24,10 @@ from flowforge.api._schemas import (
     encode_cursor,
     time_cursor,
 )
+from flowforge.api.audit import record
 from flowforge.model import Workflow, dump_workflow, parse_workflow
+from flowforge.security.rbac import Caller
+from flowforge.server import Server
 
 __all__ = ["router"]
 
@@ -70,20 +74,37 @@ def _detail(response: Response, entry: Any, workflow: Workflow) -> WorkflowDetai
     "",
     status_code=201,
     summary="Create a workflow",
-    openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}}},
+    **guard(
+        "workflows:write",
+        openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}}},
+    ),
 )
 async def create_workflow(
     server: ServerDep,
+    caller: CallerDep,
+    request: Request,
     workflow: Workflow,
     response: Response,
     active: Annotated[bool, Query(description="Activate its triggers at once")] = False,
 ) -> WorkflowDetail:
-    """Validate and store a definition as version 1. An invalid definition gets 422 listing
-    every problem, and nothing is stored."""
+    """Validate and store a definition as version 1 in your organisation. An invalid
+    definition gets 422 listing every problem, and nothing is stored."""
+    return await _create(server, caller, request, workflow, response, active)
+
+
+async def _create(
+    server: Server,
+    caller: Caller,
+    request: Request,
+    workflow: Workflow,
+    response: Response,
+    active: bool,
+) -> WorkflowDetail:
     specs = server.specs(workflow)
     entry = await asyncio.to_thread(
-        server.catalog.create, workflow, active=active, trigger_specs=specs
+        server.catalog.create, workflow, active=active, trigger_specs=specs, org_id=caller.org_id
     )
+    await record(request, caller, "workflow.created", "workflow", entry.id, name=entry.name)
     response.headers["Location"] = f"/api/v1/workflows/{entry.id}"
     return _detail(response, entry, workflow)
 
@@ -92,18 +113,22 @@ async def create_workflow(
     "/import",
     status_code=201,
     summary="Import a workflow file (JSON or YAML)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/yaml": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}},
-            },
-        }
-    },
+    **guard(
+        "workflows:write",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/yaml": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
+            }
+        },
+    ),
 )
 async def import_workflow(
     server: ServerDep,
+    caller: CallerDep,
     request: Request,
     response: Response,
     active: Annotated[bool, Query(description="Activate its triggers at once")] = False,
@@ -125,19 +150,21 @@ async def import_workflow(
             400, "body: not UTF-8 text", details=[{"field": "body", "message": "not UTF-8"}]
         ) from None
     workflow = parse_workflow(text, fmt, "body")
-    return await create_workflow(server, workflow, response, active)
+    return await _create(server, caller, request, workflow, response, active)
 
 
-@router.get("", summary="List workflows")
+@router.get("", summary="List workflows", **guard("workflows:read"))
 async def list_workflows(
     server: ServerDep,
+    caller: CallerDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     active: Annotated[bool | None, Query(description="Only active or inactive ones")] = None,
     tag: Annotated[str | None, Query(max_length=64, description="Only those with this tag")] = None,
     search: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
 ) -> Page[WorkflowOut]:
-    """Most recently updated first."""
+    """Your organisation's workflows and those shared with you or it, most recently updated
+    first."""
     entries = await asyncio.to_thread(
         server.catalog.list_workflows,
         limit=limit + 1,
@@ -145,6 +172,8 @@ async def list_workflows(
         active=active,
         tag=tag,
         search=search,
+        org_id=caller.org_id,
+        shared_with=(caller.user_id, caller.org_id),
     )
     more = len(entries) > limit
     entries = entries[:limit]
@@ -152,17 +181,27 @@ async def list_workflows(
     return Page[WorkflowOut](items=[WorkflowOut.of(e) for e in entries], next_cursor=following)
 
 
-@router.get("/{workflow_id}", summary="Get a workflow with its current definition")
-async def get_workflow(server: ServerDep, workflow_id: str, response: Response) -> WorkflowDetail:
+@router.get(
+    "/{workflow_id}",
+    summary="Get a workflow with its current definition",
+    **guard("workflows:read", resource=True),
+)
+async def get_workflow(
+    server: ServerDep, caller: CallerDep, workflow_id: str, response: Response
+) -> WorkflowDetail:
     """``workflow_id`` is the id or the name. The ETag is the version number."""
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+    entry = await workflow_for(server, caller, workflow_id, "workflows:read")
     workflow = await asyncio.to_thread(server.definition, entry.version_id)
     return _detail(response, entry, workflow)
 
 
-@router.put("/{workflow_id}", summary="Save a new version")
+@router.put(
+    "/{workflow_id}", summary="Save a new version", **guard("workflows:write", resource=True)
+)
 async def update_workflow(
     server: ServerDep,
+    caller: CallerDep,
+    request: Request,
     workflow_id: str,
     workflow: Workflow,
     response: Response,
@@ -174,8 +213,9 @@ async def update_workflow(
     """Every save with a changed definition is a new immutable version; saving the same
     definition again changes nothing. Sent with If-Match, a save based on an older version
     gets 409 and stores nothing."""
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+    entry = await workflow_for(server, caller, workflow_id, "workflows:write")
     specs = server.specs(workflow)
+    before = entry.version
     entry = await asyncio.to_thread(
         server.catalog.update,
         entry.id,
@@ -183,55 +223,92 @@ async def update_workflow(
         expected_version=_expected_version(if_match),
         trigger_specs=specs,
     )
+    if entry.version != before:
+        await record(
+            request,
+            caller,
+            "workflow.updated",
+            "workflow",
+            entry.id,
+            org_id=entry.org_id,
+            version=entry.version,
+        )
     return _detail(response, entry, workflow)
 
 
-@router.delete("/{workflow_id}", status_code=204, summary="Delete a workflow")
-async def delete_workflow(server: ServerDep, workflow_id: str) -> Response:
-    """Its triggers stop at once; its past runs are kept."""
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+@router.delete(
+    "/{workflow_id}",
+    status_code=204,
+    summary="Delete a workflow",
+    **guard("workflows:delete", resource=True),
+)
+async def delete_workflow(
+    server: ServerDep, caller: CallerDep, request: Request, workflow_id: str
+) -> Response:
+    """Its triggers stop at once and its shares end; its past runs are kept."""
+    entry = await workflow_for(server, caller, workflow_id, "workflows:delete")
     await asyncio.to_thread(server.catalog.delete, entry.id)
+    await record(request, caller, "workflow.deleted", "workflow", entry.id, name=entry.name)
     return Response(status_code=204)
 
 
-@router.post("/{workflow_id}/activate", summary="Activate a workflow's triggers")
-async def activate(server: ServerDep, workflow_id: str) -> WorkflowOut:
+@router.post(
+    "/{workflow_id}/activate",
+    summary="Activate a workflow's triggers",
+    **guard("workflows:write", resource=True),
+)
+async def activate(
+    server: ServerDep, caller: CallerDep, request: Request, workflow_id: str
+) -> WorkflowOut:
     """Registers its webhooks and schedules; 409 if a webhook path is taken."""
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+    entry = await workflow_for(server, caller, workflow_id, "workflows:write")
     workflow = await asyncio.to_thread(server.definition, entry.version_id)
     specs = server.specs(workflow)
     entry = await asyncio.to_thread(server.catalog.set_active, entry.id, True, specs)
+    await record(request, caller, "workflow.activated", "workflow", entry.id, org_id=entry.org_id)
     return WorkflowOut.of(entry)
 
 
-@router.post("/{workflow_id}/deactivate", summary="Deactivate a workflow's triggers")
-async def deactivate(server: ServerDep, workflow_id: str) -> WorkflowOut:
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+@router.post(
+    "/{workflow_id}/deactivate",
+    summary="Deactivate a workflow's triggers",
+    **guard("workflows:write", resource=True),
+)
+async def deactivate(
+    server: ServerDep, caller: CallerDep, request: Request, workflow_id: str
+) -> WorkflowOut:
+    entry = await workflow_for(server, caller, workflow_id, "workflows:write")
     entry = await asyncio.to_thread(server.catalog.set_active, entry.id, False)
+    await record(request, caller, "workflow.deactivated", "workflow", entry.id, org_id=entry.org_id)
     return WorkflowOut.of(entry)
 
 
 @router.get(
     "/{workflow_id}/export",
     summary="Export a workflow as a file",
-    responses={
-        200: {
-            "description": "The definition",
-            "content": {
-                "application/yaml": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}},
-            },
-        }
-    },
+    **guard(
+        "workflows:export",
+        resource=True,
+        responses={
+            200: {
+                "description": "The definition",
+                "content": {
+                    "application/yaml": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
+            }
+        },
+    ),
 )
 async def export_workflow(
     server: ServerDep,
+    caller: CallerDep,
     workflow_id: str,
     format: Annotated[Literal["yaml", "json"], Query(description="File format")] = "yaml",
     version: Annotated[int | None, Query(ge=1, description="A past version")] = None,
 ) -> Response:
     """The definition as YAML or JSON, ready to import or to keep in git."""
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+    entry = await workflow_for(server, caller, workflow_id, "workflows:export")
     if version is None:
         workflow = await asyncio.to_thread(server.definition, entry.version_id)
     else:
@@ -245,9 +322,13 @@ async def export_workflow(
     )
 
 
-@router.get("/{workflow_id}/versions", summary="List a workflow's versions")
+@router.get(
+    "/{workflow_id}/versions",
+    summary="List a workflow's versions",
+    **guard("workflows:read", resource=True),
+)
 async def list_versions(
-    server: ServerDep, workflow_id: str, limit: Limit = 50, cursor: Cursor = None
+    server: ServerDep, caller: CallerDep, workflow_id: str, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[RevisionOut]:
     """Newest first."""
     before = None
@@ -256,7 +337,7 @@ async def list_versions(
         if len(parts) != 1 or not isinstance(parts[0], int):
             raise ApiError(400, "cursor: not a cursor this server gave out", code="INVALID_CURSOR")
         before = parts[0]
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+    entry = await workflow_for(server, caller, workflow_id, "workflows:read")
     revisions = await asyncio.to_thread(
         server.catalog.revisions, entry.id, limit=limit + 1, before=before
     )
@@ -266,24 +347,34 @@ async def list_versions(
     return Page[RevisionOut](items=[RevisionOut.of(r) for r in revisions], next_cursor=following)
 
 
-@router.get("/{workflow_id}/versions/{number}", summary="Get one version")
+@router.get(
+    "/{workflow_id}/versions/{number}",
+    summary="Get one version",
+    **guard("workflows:read", resource=True),
+)
 async def get_version(
-    server: ServerDep, workflow_id: str, number: Annotated[int, Path(ge=1, le=2**31)]
+    server: ServerDep,
+    caller: CallerDep,
+    workflow_id: str,
+    number: Annotated[int, Path(ge=1, le=2**31)],
 ) -> RevisionDetail:
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+    entry = await workflow_for(server, caller, workflow_id, "workflows:read")
     revision, workflow = await asyncio.to_thread(server.catalog.revision, entry.id, number)
     return RevisionDetail(**RevisionOut.of(revision).model_dump(), definition=workflow)
 
 
-@router.get("/{workflow_id}/diff", summary="Compare two versions")
+@router.get(
+    "/{workflow_id}/diff", summary="Compare two versions", **guard("workflows:read", resource=True)
+)
 async def diff_versions(
     server: ServerDep,
+    caller: CallerDep,
     workflow_id: str,
     from_: Annotated[int, Query(alias="from", ge=1, le=2**31, description="Older version")],
     to: Annotated[int, Query(ge=1, le=2**31, description="Newer version")],
 ) -> Diff:
     """Nodes added, removed and changed, edges added and removed, and a unified YAML diff."""
-    entry = await asyncio.to_thread(server.catalog.find, workflow_id)
+    entry = await workflow_for(server, caller, workflow_id, "workflows:read")
     _, old = await asyncio.to_thread(server.catalog.revision, entry.id, from_)
     _, new = await asyncio.to_thread(server.catalog.revision, entry.id, to)
     old_nodes = {n.id: n for n in old.nodes}

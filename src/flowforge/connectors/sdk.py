@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     import httpx
 
+from flowforge.engine.frames import DEFAULT_ORG
 from flowforge.errors import FlowForgeError
 from flowforge.model import MAIN_PORT
 
@@ -105,17 +106,18 @@ class BlobStore(Protocol):
 
 
 class CredentialSource(Protocol):
-    """Where the engine finds a credential a node names by id."""
+    """Where the engine finds a credential a node names by id, in the organisation of the run."""
 
-    def credential(self, credential_id: str) -> Mapping[str, Any]:
-        """The credential's fields; KeyError if there is no such credential, ValueError if it
-        cannot be read."""
+    def credential(self, credential_id: str, org_id: str = DEFAULT_ORG) -> Mapping[str, Any]:
+        """The credential's fields; KeyError if the organisation has no such credential,
+        ValueError if it cannot be read."""
         ...
 
 
 class EnvCredentials:
     """Credentials from the environment: ``FLOWFORGE_CREDENTIAL_<ID>`` holds the JSON object of
-    credential ``<id>`` (upper case, other characters than letters and digits as ``_``)."""
+    credential ``<id>`` (upper case, other characters than letters and digits as ``_``). The
+    environment is the server operator's, so only runs of the default organisation see it."""
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = environ if environ is not None else os.environ
@@ -124,10 +126,11 @@ class EnvCredentials:
     def variable(credential_id: str) -> str:
         return "FLOWFORGE_CREDENTIAL_" + re.sub(r"[^A-Z0-9]", "_", credential_id.upper())
 
-    def credential(self, credential_id: str) -> Mapping[str, Any]:
-        """KeyError if the variable is unset, ValueError if it holds no JSON object."""
+    def credential(self, credential_id: str, org_id: str = DEFAULT_ORG) -> Mapping[str, Any]:
+        """KeyError if the variable is unset (or the run is another organisation's),
+        ValueError if it holds no JSON object."""
         variable = self.variable(credential_id)
-        text = self.environ.get(variable)
+        text = self.environ.get(variable) if org_id == DEFAULT_ORG else None
         if text is None:
             raise KeyError(credential_id)
         try:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, TypedDict
 
 __all__ = [
+    "DEFAULT_ORG",
     "TERMINAL_EXECUTION_STATUSES",
     "ExecutionFrame",
     "ExecutionRecord",
@@ -15,6 +16,11 @@ __all__ = [
     "ExecutionUpdate",
     "FrameStatus",
 ]
+
+
+DEFAULT_ORG = "default"
+"""The organisation a fresh server starts with, and of runs started outside the server (the
+CLI's local runs): every run and credential belongs to exactly one organisation."""
 
 
 class ExecutionStatus(StrEnum):
@@ -92,6 +98,7 @@ class ExecutionRecord:
     dedupe_key: str | None = None  # unique: a webhook delivery or cron tick starts one run
     retry_of: str | None = None  # the run this one retries or re-runs from a node
     pinned: dict[str, Any] | None = None  # node id -> the input a re-run gives that node
+    org_id: str = DEFAULT_ORG  # whose run it is: its credentials, who may see it
 
 
 class ExecutionUpdate(TypedDict, total=False):

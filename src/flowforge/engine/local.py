@@ -39,6 +39,7 @@ from flowforge.connectors.sdk import (
 )
 from flowforge.engine import expr, plan
 from flowforge.engine.frames import (
+    DEFAULT_ORG,
     TERMINAL_EXECUTION_STATUSES,
     ExecutionFrame,
     ExecutionRecord,
@@ -447,7 +448,9 @@ class _Run:
         if self.engine.progress_listeners:
             ctx.on_progress = self._progress_reporter(command)
         if node.credential is not None:
-            ctx.credential, found = await self.engine.credential(action, node.credential)
+            ctx.credential, found = await self.engine.credential(
+                action, node.credential, self.record.org_id
+            )
             if not found <= self.secret_values:
                 self.secret_values |= found
                 self.secrets = Redactor(self.secret_values)
@@ -588,12 +591,14 @@ class LocalEngine:
         workflow_id: str | None = None,
         trigger_node: str | None = None,
         dedupe_key: str | None = None,
+        org_id: str = DEFAULT_ORG,
     ) -> str:
         """Start a run and give its id at once; the run is durable when this returns.
 
         ``trigger_node`` names the trigger that fired (other triggers are skipped);
         ``dedupe_key`` makes the start idempotent: a second start with the same key raises
-        ``Duplicate`` naming the first run, and starts nothing.
+        ``Duplicate`` naming the first run, and starts nothing. ``org_id`` is the organisation
+        the run belongs to (a sub-workflow run belongs to its parent's).
         """
         graph, version_id = await self._prepare(workflow, source_path)
         if trigger_node is not None and trigger_node not in graph.index:
@@ -618,6 +623,7 @@ class LocalEngine:
             workflow_id=workflow_id,
             trigger_node=trigger_node,
             dedupe_key=dedupe_key,
+            org_id=org_id,
         )
         await self.journal.create(record)
         run = _Run(self, record, graph, token=1)
@@ -668,6 +674,7 @@ class LocalEngine:
             trigger_node=old.trigger_node,
             retry_of=old.id,
             pinned=dict(old.pinned or {}),
+            org_id=old.org_id,
         )
         if input is not KEEP_INPUT:
             assert record.pinned is not None and from_node is not None
@@ -802,16 +809,19 @@ class LocalEngine:
 
     # -- runtime for handlers
 
-    async def credential(self, action: Action, credential_id: str) -> tuple[BaseModel, set[str]]:
-        """The credential a node names, checked against its connector's schema, just in time,
-        with its secret values (to redact). Its values never reach an error message."""
+    async def credential(
+        self, action: Action, credential_id: str, org_id: str
+    ) -> tuple[BaseModel, set[str]]:
+        """The credential of ``org_id`` that a node names, checked against its connector's
+        schema, just in time, with its secret values (to redact). Its values never reach an
+        error message."""
         connector = self.registry.connector_of(action.type)
         if connector.credential is None:
             raise StepFailure(
                 f"node type {action.type} takes no credential", "CredentialError", retryable=False
             )
         try:
-            raw = await asyncio.to_thread(self.credentials.credential, credential_id)
+            raw = await asyncio.to_thread(self.credentials.credential, credential_id, org_id)
         except KeyError:
             raise StepFailure(
                 f"no credential {credential_id!r}", "CredentialError", retryable=False
@@ -866,15 +876,17 @@ class LocalEngine:
         *,
         key: str,
         credential_id: str | None = None,
+        org_id: str = DEFAULT_ORG,
         timeout_s: float | None = None,
     ) -> Any:
         """Run one action outside any workflow, as the connector's REST face does: the same
-        context, credential, threads, time limit and temporary folder as a step. ``key`` is
-        the caller's idempotency key. Gives the output as JSON data; raises StepFailure."""
+        context, credential (of ``org_id``), threads, time limit and temporary folder as a
+        step. ``key`` is the caller's idempotency key. Gives the output as JSON data; raises
+        StepFailure."""
         ctx = Context.standalone(action.type, key=key, blobs=self.store, http_allow=self.http_allow)
         secrets = Redactor(())
         if credential_id is not None:
-            ctx.credential, found = await self.credential(action, credential_id)
+            ctx.credential, found = await self.credential(action, credential_id, org_id)
             secrets = Redactor(found)
         try:
             with redacting(secrets):
@@ -926,6 +938,7 @@ class LocalEngine:
                 input,
                 source_path=source,
                 parent=(ctx.execution_id, step, parent.record.depth + 1),
+                org_id=parent.record.org_id,
             )
         else:
             child_id = child.id

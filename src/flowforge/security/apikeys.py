@@ -49,6 +49,7 @@ __all__ = [
     "KeyStore",
     "MalformedApiKey",
     "ParsedKey",
+    "generate_api_key",
     "hash_api_key",
     "parse_api_key",
     "scope_allows",
@@ -147,6 +148,12 @@ def hash_api_key(key: str) -> str:
 def _new_key(key_id: str) -> str:
     body = f"{API_KEY_PREFIX}{key_id}_{_random_base62(_SECRET_LENGTH)}"
     return body + _checksum(body)
+
+
+def generate_api_key() -> str:
+    """Gives a new well-formed key that no store holds yet, for a deployment to configure and
+    have stored with ``ApiKeys.adopt`` (``FLOWFORGE_ADMIN_API_KEY``)."""
+    return _new_key(_random_base62(_ID_LENGTH))
 
 
 # -- scopes
@@ -348,6 +355,41 @@ class ApiKeys:
                 continue  # 62**12 ids: a collision is a freak, not a pattern
             return IssuedKey(key, record)
         raise RuntimeError("could not find a free API key id")
+
+    def adopt(
+        self,
+        key: str,
+        *,
+        subject: str,
+        scopes: Iterable[str],
+        org: str | None = None,
+        name: str = "",
+        role: str | None = None,
+    ) -> ApiKey:
+        """Gives the record of a key made elsewhere (``generate_api_key``), storing it if the
+        store does not hold it yet. A key already stored is left as it is, revoked or not;
+        ``ValueError`` if its id is held by another secret."""
+        parsed = parse_api_key(key)
+        stored = self.store.get(parsed.key_id)
+        if stored is not None:
+            if not hmac.compare_digest(stored.secret_hash, hash_api_key(parsed.key)):
+                raise ValueError(f"API key id {parsed.key_id} is held by another key")
+            return stored
+        record = ApiKey(
+            key_id=parsed.key_id,
+            secret_hash=hash_api_key(parsed.key),
+            subject=subject,
+            org=org,
+            scopes=frozenset(validate_scope(s) for s in scopes),
+            name=name,
+            created_at=self._clock(),
+            role=role,
+        )
+        try:
+            self.store.add(record)
+        except KeyError:  # a concurrent start stored it first
+            return self.adopt(key, subject=subject, scopes=scopes, org=org, name=name, role=role)
+        return record
 
     def verify(self, presented: str) -> ApiKey:
         """Gives the record of a valid, live key; raises ``InvalidApiKey`` (or

@@ -83,6 +83,7 @@ __all__ = [
     "SignatureLogin",
     "TooManyChallenges",
     "account_id",
+    "ethereum_signer",
 ]
 
 ChallengeKind: TypeAlias = Literal["siwe", "ecdsa"]
@@ -869,3 +870,18 @@ class SignatureLogin:
                 continue
             return
         raise SignatureError("bad_signature", "the signature was not made by this account's key")
+
+
+def ethereum_signer(private_key: str) -> tuple[str, Callable[[str], str]]:
+    """The address of an Ethereum private key (64 hex digits, 0x optional) and a function that
+    signs a message with it as ``personal_sign`` does (hex), for a client signing in."""
+    match = _HEX.fullmatch(private_key.strip())
+    if match is None or len(match.group(1)) != 64:
+        raise ValueError("an Ethereum private key is 64 hex digits")
+    account = Account.from_key(bytes.fromhex(match.group(1)))
+
+    def sign(message: str) -> str:
+        signed = account.sign_message(encode_defunct(text=message))
+        return "0x" + bytes(signed.signature).hex()
+
+    return str(account.address), sign

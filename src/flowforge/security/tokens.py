@@ -56,6 +56,7 @@ __all__ = [
     "SigningKey",
     "SigningKeys",
     "TokenPair",
+    "hash_refresh_token",
     "verify_access_token",
 ]
 
@@ -524,7 +525,8 @@ class InMemoryRefreshStore:
             return len(sessions) + len(tokens)
 
 
-def _hash_refresh(token: str) -> str:
+def hash_refresh_token(token: str) -> str:
+    """The SHA-256 (hex) under which a refresh token is stored."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -667,7 +669,7 @@ class Sessions:
         second time raises ``RefreshReused`` and revokes its whole session.
         """
         now = self._clock()
-        found = self.store.find(_hash_refresh(self._checked_refresh(refresh_token)))
+        found = self.store.find(hash_refresh_token(self._checked_refresh(refresh_token)))
         if found is None:
             raise InvalidToken("unknown refresh token")
         record, session = found
@@ -696,7 +698,7 @@ class Sessions:
 
     def logout(self, refresh_token: str) -> bool:
         """Revokes the session of a refresh token; gives whether it was live."""
-        found = self.store.find(_hash_refresh(self._checked_refresh(refresh_token)))
+        found = self.store.find(hash_refresh_token(self._checked_refresh(refresh_token)))
         if found is None:
             return False
         return self.store.revoke_session(found[1].id, self._clock())
@@ -717,7 +719,7 @@ class Sessions:
     def _new_refresh(self, session: SessionRecord, now: datetime) -> tuple[str, RefreshRecord]:
         token = REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(_REFRESH_BYTES)
         expires = min(now + self.refresh_ttl, session.expires_at)
-        return token, RefreshRecord(_hash_refresh(token), session.id, now, expires)
+        return token, RefreshRecord(hash_refresh_token(token), session.id, now, expires)
 
     def _pair(
         self, session: SessionRecord, principal: Principal, refresh: str, record: RefreshRecord

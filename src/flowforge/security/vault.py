@@ -58,7 +58,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flowforge.errors import FlowForgeError
 
 __all__ = [
-    "DEFAULT_ORG",
     "KEY_FILE_NAME",
     "MASTER_KEY_ENV",
     "MASTER_KEY_FILE_ENV",
@@ -85,7 +84,6 @@ MASTER_KEY_ENV = "FLOWFORGE_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "FLOWFORGE_MASTER_KEY_FILE"
 KEY_FILE_NAME = "master.key"
 SEALED_VERSION = 1
-DEFAULT_ORG = "default"  # the organisation of every credential until there are several
 MAX_SECRET_BYTES = 64 * 1024  # of JSON, UTF-8 encoded
 
 _KEY_BYTES = 32

@@ -16,34 +16,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, cast, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, String, and_, cast, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from flowforge.engine.frames import ExecutionRecord, ExecutionStatus
-from flowforge.errors import FlowForgeError
+from flowforge.engine.frames import DEFAULT_ORG, ExecutionRecord, ExecutionStatus
 from flowforge.model import Workflow, parse_workflow
-from flowforge.store._interface import NotFound
+from flowforge.store._interface import Conflict, NotFound
+from flowforge.store._shares import granted_to
 from flowforge.store._sql import SqlStore, older_than
 from flowforge.store._tables import (
     canonical,
     executions,
     meta,
+    shares,
     triggers,
     workflow_revisions,
     workflow_versions,
     workflows,
 )
 
-__all__ = ["Conflict", "Revision", "TriggerSpec", "WorkflowCatalog", "WorkflowEntry"]
-
-
-class Conflict(FlowForgeError):
-    """The change collides with the stored state (a name or webhook path in use, or a stale
-    version); nothing was written. ``field`` names what collided."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+__all__ = ["Revision", "TriggerSpec", "WorkflowCatalog", "WorkflowEntry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +43,7 @@ class WorkflowEntry:
     """A workflow in the catalogue, at its current revision."""
 
     id: str
+    org_id: str
     name: str
     description: str | None
     tags: list[str]
@@ -101,13 +94,16 @@ class WorkflowCatalog:
         active: bool = False,
         trigger_specs: Sequence[TriggerSpec] = (),
         source_path: str | None = None,
+        org_id: str = DEFAULT_ORG,
     ) -> WorkflowEntry:
-        """Add a workflow at revision 1; Conflict if its name is taken or, when it starts
-        active, one of its webhook paths is."""
+        """Add a workflow of ``org_id`` at revision 1; Conflict if the organisation has a
+        workflow of that name or, when it starts active, one of its webhook paths is taken
+        (webhook paths are one namespace for the whole server: /hooks/{path})."""
         vid, definition = canonical(workflow)
         now = _now()
         entry = WorkflowEntry(
             id=str(uuid.uuid4()),
+            org_id=org_id,
             name=workflow.name,
             description=workflow.description,
             tags=list(workflow.tags),
@@ -120,7 +116,7 @@ class WorkflowCatalog:
         )
         try:
             with self._write() as conn:
-                self._check_name(conn, workflow.name, None)
+                self._check_name(conn, org_id, workflow.name, None)
                 self._put_version(conn, vid, workflow.name, definition, now)
                 conn.execute(insert(workflows), _entry_row(entry))
                 conn.execute(
@@ -156,7 +152,7 @@ class WorkflowCatalog:
                 )
             if vid == current.version_id:
                 return current
-            self._check_name(conn, workflow.name, workflow_id)
+            self._check_name(conn, current.org_id, workflow.name, workflow_id)
             self._put_version(conn, vid, workflow.name, definition, now)
             changes = {
                 "name": workflow.name,
@@ -215,14 +211,18 @@ class WorkflowCatalog:
         with self.store._read() as conn:
             return self._get(conn, workflow_id)
 
-    def find(self, id_or_name: str) -> WorkflowEntry:
-        """The workflow with this id, or else this name; NotFound if neither."""
+    def find(self, id_or_name: str, org_id: str = DEFAULT_ORG) -> WorkflowEntry:
+        """The workflow with this id (of any organisation: the caller decides who may see
+        it), or else the one of ``org_id`` with this name; NotFound if neither."""
+        is_id = workflows.c.id == id_or_name
+        query = (
+            select(workflows)
+            .where(or_(is_id, and_(workflows.c.org_id == org_id, workflows.c.name == id_or_name)))
+            .order_by(is_id.desc())
+            .limit(1)
+        )
         with self.store._read() as conn:
-            row = conn.execute(
-                select(workflows).where(
-                    or_(workflows.c.id == id_or_name, workflows.c.name == id_or_name)
-                )
-            ).first()
+            row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no workflow {id_or_name!r}")
         return _entry(row)
@@ -239,9 +239,19 @@ class WorkflowCatalog:
         active: bool | None = None,
         tag: str | None = None,
         search: str | None = None,
+        org_id: str | None = None,
+        shared_with: tuple[str | None, str] | None = None,
     ) -> list[WorkflowEntry]:
-        """Most recently updated first; ``before`` is the (updated_at, id) of the last seen."""
+        """Most recently updated first; ``before`` is the (updated_at, id) of the last seen.
+        With ``org_id``, the workflows of that organisation and, with ``shared_with`` (a user
+        id and their organisation's id), those shared with that user or organisation too."""
         query = select(workflows)
+        if org_id is not None:
+            mine = workflows.c.org_id == org_id
+            if shared_with is not None:
+                shared = select(shares.c.workflow_id).where(granted_to(*shared_with))
+                mine = or_(mine, workflows.c.id.in_(shared))
+            query = query.where(mine)
         if active is not None:
             query = query.where(workflows.c.active == active)
         if tag is not None:
@@ -296,9 +306,10 @@ class WorkflowCatalog:
             iter(self._triggers(triggers.c.kind == "webhook", triggers.c.path == path)), None
         )
 
-    def error_triggers(self) -> list[tuple[WorkflowEntry, TriggerSpec]]:
-        """The error triggers of every active workflow."""
-        return self._triggers(triggers.c.kind == "error")
+    def error_triggers(self, org_id: str) -> list[tuple[WorkflowEntry, TriggerSpec]]:
+        """The error triggers of the organisation's active workflows: one organisation's
+        failures never start another's workflows."""
+        return self._triggers(triggers.c.kind == "error", workflows.c.org_id == org_id)
 
     def due_schedules(self, now: datetime) -> list[tuple[WorkflowEntry, TriggerSpec]]:
         """Schedules whose next tick is at or before ``now``."""
@@ -376,8 +387,10 @@ class WorkflowCatalog:
         return _entry(row)
 
     @staticmethod
-    def _check_name(conn: Connection, name: str, workflow_id: str | None) -> None:
-        owner = conn.execute(select(workflows.c.id).where(workflows.c.name == name)).scalar()
+    def _check_name(conn: Connection, org_id: str, name: str, workflow_id: str | None) -> None:
+        owner = conn.execute(
+            select(workflows.c.id).where(workflows.c.org_id == org_id, workflows.c.name == name)
+        ).scalar()
         if owner is not None and owner != workflow_id:
             raise Conflict("name", f"a workflow named {name!r} exists already ({owner})")
 

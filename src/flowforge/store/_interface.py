@@ -18,6 +18,7 @@ from flowforge.model import Workflow
 
 __all__ = [
     "Append",
+    "Conflict",
     "Create",
     "Duplicate",
     "ExecutionStore",
@@ -31,6 +32,15 @@ Create = tuple[ExecutionRecord, Sequence[ExecutionFrame]]
 """A new execution and its first frames, as ``create_execution`` takes them."""
 Append = tuple[str, int, Sequence[ExecutionFrame], ExecutionUpdate | None]
 """Frames and an update for one execution, fenced by a lease token, as ``append_frames``."""
+
+
+class Conflict(FlowForgeError):
+    """The change collides with the stored state (a name or webhook path in use, a stale
+    version, a taken e-mail address); nothing was written. ``field`` names what collided."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class LeaseLost(FlowForgeError):
@@ -97,13 +107,14 @@ class ExecutionStore(Protocol):
         workflow_name: str | None = None,
         parent_id: str | None = None,
         workflow_id: str | None = None,
+        org_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 50,
         before: tuple[datetime, str] | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first, created in [since, until); ``before`` is the (created_at, id) cursor
-        of the last row seen."""
+        """Newest first, created in [since, until), of one organisation if ``org_id`` is
+        given; ``before`` is the (created_at, id) cursor of the last row seen."""
         ...
 
     def count_executions(self) -> dict[ExecutionStatus, int]:

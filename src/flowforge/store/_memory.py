@@ -125,6 +125,7 @@ class MemoryStore:
         workflow_name: str | None = None,
         parent_id: str | None = None,
         workflow_id: str | None = None,
+        org_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 50,
@@ -136,6 +137,7 @@ class MemoryStore:
                 for r in self._executions.values()
                 if (status is None or r.status == status)
                 and (workflow_id is None or r.workflow_id == workflow_id)
+                and (org_id is None or r.org_id == org_id)
                 and (since is None or r.created_at >= since)
                 and (until is None or r.created_at < until)
                 and (workflow_name is None or r.workflow_name == workflow_name)

@@ -66,7 +66,7 @@ __all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStore", "normalize_url"]
 
 # The newest Alembic revision. Knowing it without loading the scripts lets a store open a
 # migrated database in a millisecond or two; a test keeps it equal to the scripts' head.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x466C6F77  # any constant: PostgreSQL advisory locks are keyed by number
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
@@ -260,6 +260,7 @@ class SqlStore:
         workflow_name: str | None = None,
         parent_id: str | None = None,
         workflow_id: str | None = None,
+        org_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 50,
@@ -268,6 +269,8 @@ class SqlStore:
         query = select(executions)
         if workflow_id is not None:
             query = query.where(executions.c.workflow_id == workflow_id)
+        if org_id is not None:
+            query = query.where(executions.c.org_id == org_id)
         if since is not None:
             query = query.where(executions.c.created_at >= since)
         if until is not None:

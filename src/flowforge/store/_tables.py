@@ -26,18 +26,31 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from flowforge.engine.frames import DEFAULT_ORG
 from flowforge.model import Workflow
 
 __all__ = [
     "UtcDateTime",
+    "api_keys",
+    "audit_log",
+    "auth_sessions",
     "blobs",
     "canonical",
     "credentials",
     "execution_frames",
     "executions",
+    "invites",
+    "login_failures",
+    "memberships",
     "meta",
     "metadata",
+    "organisations",
+    "refresh_tokens",
+    "shares",
+    "signin_accounts",
+    "signin_challenges",
     "triggers",
+    "users",
     "version_id",
     "workflow_revisions",
     "workflow_versions",
@@ -119,7 +132,9 @@ executions = Table(
     Column("dedupe_key", String(200), unique=True),  # one run per webhook delivery or cron tick
     Column("retry_of", String(36)),  # the run this one retries or re-runs
     Column("pinned", _Json),  # node id -> the input a re-run gives that node
+    Column("org_id", String(64), nullable=False, server_default=DEFAULT_ORG),
     Index(None, "status", "created_at"),
+    Index(None, "org_id", "created_at", "id"),
     Index(None, "workflow_id", "created_at", "id"),
     Index(None, "workflow_name", "created_at"),
     Index(None, "created_at", "id"),
@@ -158,7 +173,8 @@ workflows = Table(
     "workflows",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("name", String(200), nullable=False, unique=True),
+    Column("org_id", String(64), nullable=False, server_default=DEFAULT_ORG),
+    Column("name", String(200), nullable=False),  # unique within the organisation
     Column("description", Text),
     Column("tags", _Json, nullable=False),
     Column("active", Boolean, nullable=False),
@@ -167,7 +183,8 @@ workflows = Table(
     Column("source_path", Text),  # the file it was imported from: relative sub-workflow paths
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
-    Index(None, "updated_at", "id"),
+    UniqueConstraint("org_id", "name"),
+    Index(None, "org_id", "updated_at", "id"),
 )
 
 workflow_revisions = Table(
@@ -224,6 +241,174 @@ credentials = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# -- identity and access
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(16), nullable=False),  # sets the rate limits of its members
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # normalised: lower case
+    Column("name", String(200), nullable=False),
+    Column("password_hash", Text),  # argon2id; None: no password (keys or signatures only)
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled_at", UtcDateTime()),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column(
+        "org_id", String(64), ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "user_id"),
+)
+
+# The public keys (Ethereum addresses, P-256 and secp256k1 keys) users sign in with.
+signin_accounts = Table(
+    "signin_accounts",
+    metadata,
+    Column("account", String(200), primary_key=True),  # security.signatures.account_id form
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "user_id"),
+)
+
+# One-time tokens that let a new user (the first owner included) choose a password.
+invites = Table(
+    "invites",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index(None, "user_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("subject", String(64), nullable=False),  # a user id, or "service"
+    Column("org", String(64)),
+    Column("scopes", _Json, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime()),
+    Column("last_used_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+    Column("rotated_at", UtcDateTime()),
+    Column("previous_hash", String(64)),
+    Column("previous_valid_until", UtcDateTime()),
+    Index(None, "org", "created_at"),
+    Index(None, "subject"),
+)
+
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("sub", String(64), nullable=False),
+    Column("org", String(64)),
+    Column("role", String(16)),
+    Column("scopes", _Json, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+    Index(None, "sub"),
+    Index(None, "expires_at"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "session_id",
+        String(64),
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
+    Index(None, "session_id"),
+)
+
+signin_challenges = Table(
+    "signin_challenges",
+    metadata,
+    Column("nonce", String(128), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("account", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("domain", String(300), nullable=False),
+    Column("chain_id", String(20)),  # up to 20 digits: more than a BIGINT holds
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("failures", _Json, nullable=False),  # ISO times of the recent failures
+    Column("locks", Integer, nullable=False),
+    Column("locked_until", UtcDateTime()),
+    Column("last_failure", UtcDateTime()),
+)
+
+# A workflow shared with a user or a whole organisation outside its own.
+shares = Table(
+    "shares",
+    metadata,
+    Column(
+        "workflow_id",
+        String(36),
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("grantee_kind", String(8), primary_key=True),  # user | org
+    Column("grantee_id", String(64), primary_key=True),
+    Column("access", String(8), nullable=False),  # view | run | edit
+    Column("granted_by", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index(None, "grantee_kind", "grantee_id"),
+)
+
+# Append-only: nothing updates or deletes a row.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("org_id", String(64)),
+    Column("actor", String(64)),  # a user id, an API key id, or None for the system
+    Column("actor_kind", String(8), nullable=False),  # user | key | system | anonymous
+    Column("action", String(64), nullable=False),
+    Column("target_kind", String(32)),
+    Column("target_id", String(200)),
+    Column("details", _Json, nullable=False),
+    Column("request_id", String(128)),
+    Column("ip", String(64)),
+    Index(None, "org_id", "id"),
 )
 
 meta = Table(

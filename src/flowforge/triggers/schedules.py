@@ -128,4 +128,5 @@ def _run_record(
         workflow_id=entry.id,
         trigger_node=node_id,
         dedupe_key=f"schedule:{entry.id}:{node_id}:{tick.isoformat()}",
+        org_id=entry.org_id,
     )
