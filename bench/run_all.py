@@ -20,6 +20,7 @@ BENCHMARKS = [
     "ocr_page.py",
     "vault_decrypt.py",
     "auth_overhead.py",
+    "request_guard.py",
     "ratelimit_overhead.py",
     "redaction.py",
 ]

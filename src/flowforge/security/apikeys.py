@@ -41,6 +41,7 @@ from flowforge.errors import FlowForgeError
 
 __all__ = [
     "API_KEY_PREFIX",
+    "KEY_ID_LENGTH",
     "ApiKey",
     "ApiKeys",
     "InMemoryKeyStore",
@@ -57,8 +58,9 @@ __all__ = [
 ]
 
 API_KEY_PREFIX = "ffk_"
+KEY_ID_LENGTH = 12
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
-_ID_LENGTH = 12
+_ID_LENGTH = KEY_ID_LENGTH
 _SECRET_LENGTH = 43  # 62**43 > 2**256
 _CHECKSUM_LENGTH = 6  # 62**6 > 2**32
 _KEY_LENGTH = len(API_KEY_PREFIX) + _ID_LENGTH + 1 + _SECRET_LENGTH + _CHECKSUM_LENGTH
