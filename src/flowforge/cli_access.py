@@ -220,8 +220,10 @@ def _auth(db: str | None) -> Iterator[Any]:
         auth = Auth(store, Credentials(store, settings.home), settings)
         auth.bootstrap()
         yield auth
-    except (FlowForgeError, ValueError, KeyError) as exc:
-        _fail(str(exc).strip("'\""), 2)
+    except (FlowForgeError, ValueError) as exc:
+        _fail(str(exc), 2)
+    except KeyError as exc:  # its str() quotes the key
+        _fail(str(exc.args[0]) if exc.args else "not found", 2)
     finally:
         store.close()
 

@@ -65,10 +65,9 @@ async def authenticate(request: Request) -> Caller:
     presented = _credential(request)
     if presented is None:
         raise Unauthenticated("sign in: send Authorization: Bearer <API key or access token>")
-    org = request.headers.get(ORG_HEADER)
-    from_path = org is None and "org_id" in request.path_params
-    if from_path:
-        org = str(request.path_params["org_id"])
+    # A path's org_id wins over the header: /orgs/B/... must never act on another organisation
+    from_path = "org_id" in request.path_params
+    org = str(request.path_params["org_id"]) if from_path else request.headers.get(ORG_HEADER)
     auth = server.auth
     try:
         try:
@@ -97,11 +96,12 @@ async def limit(
     _answer_headers(request, decision)
     if not decision.allowed:
         window = decision.window
+        # No headers here: the middleware adds them (Retry-After too) to every answer,
+        # this one included, and twice would read "Retry-After: 60, 60".
         raise ApiError(
             429,
             f"rate limit of {window} in {group} reached; retry in "
             f"{decision.headers().get('Retry-After', '1')} s",
-            headers=decision.headers(),
         )
 
 

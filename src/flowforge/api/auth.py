@@ -130,8 +130,8 @@ async def signature_login(server: ServerDep, request: Request, body: SignatureLo
 @router.post("/refresh", summary="Exchange a refresh token for new tokens", **_PUBLIC)
 async def refresh(server: ServerDep, request: Request, body: RefreshRequest) -> TokenOut:
     """Each refresh token works once; presenting one a second time ends its session (it was
-    copied)."""
-    await _count_attempt(request, server)
+    copied). Not limited per address as sign-ins are: a refresh token is a 256-bit secret,
+    and many users behind one proxy refresh often."""
     signed = await asyncio.to_thread(server.auth.refresh, body.refresh_token)
     return _tokens(signed)
 
@@ -140,7 +140,6 @@ async def refresh(server: ServerDep, request: Request, body: RefreshRequest) -> 
 async def logout(server: ServerDep, request: Request, body: RefreshRequest) -> Response:
     """Revokes the session of the refresh token: it and every token refreshed from it stop
     working (access tokens already issued lapse within their 15 minutes)."""
-    await _count_attempt(request, server)
     user_id = await asyncio.to_thread(server.auth.logout, body.refresh_token)
     if user_id is not None:
         for org, _ in await asyncio.to_thread(server.auth.directory.orgs_of, user_id):
@@ -208,7 +207,8 @@ async def change_password(
     server: ServerDep, caller: CallerDep, request: Request, body: PasswordChange
 ) -> Response:
     """Give the current password (a wrong one counts towards the lock-out) and the new one
-    (8 to 1,024 characters). Your other sessions end."""
+    (8 to 1,024 characters). Every session of yours ends, this one included: sign in again
+    with the new password (access tokens already issued lapse within their 15 minutes)."""
     user_id = _user_of(caller)
     auth = server.auth
     user = await asyncio.to_thread(auth.directory.get_user, user_id)

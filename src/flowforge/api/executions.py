@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from flowforge.api._auth import CallerDep, execution_for, guard, workflow_for
@@ -25,7 +25,11 @@ from flowforge.api._schemas import (
     time_cursor,
 )
 from flowforge.api.audit import record as audit
-from flowforge.engine.frames import TERMINAL_EXECUTION_STATUSES, ExecutionStatus
+from flowforge.engine.frames import (
+    TERMINAL_EXECUTION_STATUSES,
+    ExecutionRecord,
+    ExecutionStatus,
+)
 from flowforge.engine.local import KEEP_INPUT, Progress
 from flowforge.errors import StateConflict
 from flowforge.security.auth import Forbidden
@@ -167,6 +171,12 @@ async def get_execution(
     return ExecutionOut.of(record, journal)
 
 
+async def _followed(server: ServerDep, caller: CallerDep, execution_id: str) -> ExecutionRecord:
+    # A dependency, so that 403 and 404 answer before the stream's 200 goes out: raised
+    # inside the generator, they would come after it.
+    return await execution_for(server, caller, execution_id, "executions:read")
+
+
 @router.get(
     "/{execution_id}/stream",
     summary="Follow a run live (Server-Sent Events)",
@@ -175,8 +185,8 @@ async def get_execution(
 )
 async def stream_execution(
     server: ServerDep,
-    caller: CallerDep,
     execution_id: str,
+    record: Annotated[ExecutionRecord, Depends(_followed)],
     after: Annotated[int, Query(ge=0, description="Send frames after this seq")] = 0,
     last_event_id: Annotated[str | None, Header(description="Resume after this seq")] = None,
 ) -> AsyncIterator[ServerSentEvent]:
@@ -186,7 +196,6 @@ async def stream_execution(
     resumes."""
     if last_event_id is not None and last_event_id.isdigit():
         after = max(after, int(last_event_id))
-    record = await execution_for(server, caller, execution_id, "executions:read")
     reported: dict[tuple[str, int | None], Progress] = {}
     with server.hub.follow(execution_id) as woken:
         while True:

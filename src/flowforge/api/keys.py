@@ -72,6 +72,10 @@ async def create_key(
     """The key is in the answer this once: it is stored only as a hash. It acts for you in
     this organisation, with at most your role and, if given, only ``scopes``; it stops
     working when it expires, is revoked, or you leave the organisation."""
+    if server.settings.insecure_no_auth:
+        raise Forbidden(
+            "no API keys while authentication is off (--insecure-no-auth): they would outlive it"
+        )
     expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
     issued = await asyncio.to_thread(
         server.auth.create_key,

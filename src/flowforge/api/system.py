@@ -22,6 +22,7 @@ router = APIRouter(tags=["system"])
     summary="Is the server well",
     response_model=Health,
     responses={503: {"model": Health}},
+    openapi_extra={"x-permission": "public"},
 )
 async def health(server: ServerDep) -> JSONResponse:
     """``ok`` with 200 when every dependency answers, ``degraded`` with 503 otherwise."""

@@ -431,6 +431,10 @@ class Auth:
         expired; PasswordRejected if the password is unfit; Conflict if the address is
         taken."""
         check_password_policy(password)
+        if email is not None:  # before the invite is used up: a taken address keeps it usable
+            taken = self.directory.user_by_email(email)
+            if taken is not None and taken.id != self.directory.invited(token, _now()):
+                raise Conflict("email", f"a user with the address {taken.email} exists")
         user_id = self.directory.take_invite(token, _now())
         if user_id is None:
             raise Unauthenticated("this invite or setup token is unknown, used or expired")
@@ -576,7 +580,8 @@ class Auth:
         for older, newer in itertools.pairwise(entries):
             if newer.created_at < cutoff:
                 self.credentials.rows.delete(SYSTEM_ORG, older.id)
-        self.reload_signing_keys()
+        if self._sessions is not None:  # not opened: the CLI rotates without signing tokens
+            self.reload_signing_keys()
         return new.kid
 
     # -- internals

@@ -347,17 +347,15 @@ class Directory:
             return None
         return str(row.user_id)
 
-    def pending_invite(self, user_id: str, now: datetime) -> bool:
-        """Whether the user has an unexpired invite."""
+    def invited(self, token: str, now: datetime) -> str | None:
+        """The user an unexpired invite is for, without using it up."""
         with self.store._read() as conn:
-            return (
-                conn.execute(
-                    select(invites.c.token_hash).where(
-                        invites.c.user_id == user_id, invites.c.expires_at > now
-                    )
-                ).first()
-                is not None
-            )
+            row = conn.execute(
+                select(invites.c.user_id).where(
+                    invites.c.token_hash == hash_token(token), invites.c.expires_at > now
+                )
+            ).first()
+        return None if row is None else str(row.user_id)
 
     # -- internals
 
@@ -374,6 +372,13 @@ class Directory:
             memberships.c.org_id == org_id, memberships.c.user_id == user_id
         )
         if conn.dialect.name == "postgresql":
+            # Changes to one organisation's members take turns: two owners demoting each
+            # other would otherwise each lock their own row, then wait for the other's.
+            conn.execute(
+                select(organisations.c.id)
+                .where(organisations.c.id == org_id)
+                .with_for_update(key_share=True)
+            )
             query = query.with_for_update()
         role = conn.execute(query).scalar()
         if role is None:
@@ -386,7 +391,7 @@ class Directory:
             memberships.c.org_id == org_id, memberships.c.role == OWNER
         )
         if conn.dialect.name == "postgresql":
-            query = query.with_for_update()  # two owners demoting each other: one waits
+            query = query.with_for_update()
         owners = len(conn.execute(query).all())
         if owners <= 1:
             raise Conflict("role", "an organisation keeps at least one owner")

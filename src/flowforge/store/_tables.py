@@ -401,7 +401,7 @@ audit_log = Table(
     Column("at", UtcDateTime(), nullable=False),
     Column("org_id", String(64)),
     Column("actor", String(64)),  # a user id, an API key id, or None for the system
-    Column("actor_kind", String(8), nullable=False),  # user | key | system | anonymous
+    Column("actor_kind", String(16), nullable=False),  # user | key | system | anonymous
     Column("action", String(64), nullable=False),
     Column("target_kind", String(32)),
     Column("target_id", String(200)),

@@ -201,7 +201,7 @@ def upgrade() -> None:
         _time("at", False),
         sa.Column("org_id", sa.String(64)),
         sa.Column("actor", sa.String(64)),
-        sa.Column("actor_kind", sa.String(8), nullable=False),
+        sa.Column("actor_kind", sa.String(16), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("target_kind", sa.String(32)),
         sa.Column("target_id", sa.String(200)),
