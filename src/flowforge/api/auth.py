@@ -202,7 +202,9 @@ def _user_of(caller: Caller) -> str:
     return caller.user_id
 
 
-@router.put("/me/password", status_code=204, summary="Change your password", **guard(None))
+@router.put(
+    "/me/password", status_code=204, summary="Change your password", **guard("account:write")
+)
 async def change_password(
     server: ServerDep, caller: CallerDep, request: Request, body: PasswordChange
 ) -> Response:
@@ -232,7 +234,10 @@ async def list_accounts(server: ServerDep, caller: CallerDep) -> list[AccountOut
 
 
 @router.post(
-    "/me/accounts", status_code=201, summary="Register a key to sign in with", **guard(None)
+    "/me/accounts",
+    status_code=201,
+    summary="Register a key to sign in with",
+    **guard("account:write"),
 )
 async def add_account(
     server: ServerDep, caller: CallerDep, request: Request, body: AccountIn
@@ -255,7 +260,10 @@ async def add_account(
 
 
 @router.delete(
-    "/me/accounts/{account}", status_code=204, summary="Remove a sign-in key", **guard(None)
+    "/me/accounts/{account}",
+    status_code=204,
+    summary="Remove a sign-in key",
+    **guard("account:write"),
 )
 async def remove_account(
     server: ServerDep,

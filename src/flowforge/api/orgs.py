@@ -53,7 +53,7 @@ async def list_orgs(server: ServerDep, caller: CallerDep) -> list[OrgOut]:
     return [OrgOut.of(org, role) for org, role in found]
 
 
-@router.post("", status_code=201, summary="Create an organisation", **guard(None))
+@router.post("", status_code=201, summary="Create an organisation", **guard("orgs:create"))
 async def create_org(
     server: ServerDep, caller: CallerDep, request: Request, body: OrgCreate
 ) -> OrgOut:

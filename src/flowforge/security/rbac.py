@@ -14,6 +14,8 @@ workflows:read, :export   yes     yes     yes    yes
 executions:read           yes     yes     yes    yes
 members:read              yes     yes     yes    yes
 apikeys:own               yes     yes     yes    yes
+account:write             yes     yes     yes    yes
+orgs:create               yes     yes     yes    yes
 workflows:write, :delete  .       yes     yes    yes
 workflows:share           .       yes     yes    yes
 executions:write          .       yes     yes    yes
@@ -29,8 +31,10 @@ org:write, members:owner  .       .       .      yes
 ========================  ======  ======  =====  =====
 
 ``executions:write`` covers starting a run, retrying, re-running and cancelling one;
-``apikeys:own`` managing one's own API keys; ``members:owner`` making someone an owner or
-changing what an owner is.
+``apikeys:own`` managing one's own API keys; ``account:write`` one's password and sign-in keys;
+``orgs:create`` making a new organisation (owned by its maker); ``members:owner`` making
+someone an owner or changing what an owner is. Reading who one is (``/auth/me``, one's
+organisations and sign-in keys) needs a sign-in only.
 
 A resource of another organisation does not exist for the caller (404), unless it is a workflow
 shared with them: a **share** grants one workflow (and its runs) to a user or to a whole
@@ -93,7 +97,15 @@ class Access(enum.StrEnum):
 
 
 _VIEWER = frozenset(
-    {"workflows:read", "workflows:export", "executions:read", "members:read", "apikeys:own"}
+    {
+        "workflows:read",
+        "workflows:export",
+        "executions:read",
+        "members:read",
+        "apikeys:own",
+        "account:write",
+        "orgs:create",
+    }
 )
 _EDITOR = _VIEWER | {
     "workflows:write",
