@@ -83,7 +83,8 @@ async def put_credential(
     except FlowForgeError as exc:
         field, _, reason = str(exc).partition(": ")
         where = "body.connector" if field == "connector" else "body.data"
-        raise ApiError(422, str(exc), details=[{"field": where, "message": reason}]) from None
+        detail = {"field": where, "message": reason or str(exc)}
+        raise ApiError(422, str(exc), details=[detail]) from None
     await record(
         request,
         caller,
