@@ -54,7 +54,8 @@ def _client(server: str, *, signed_in: bool = False) -> Iterator[Client]:
     except ServerUnreachable as exc:
         _fail(str(exc))
     except ServerError as exc:
-        hint = f" (sign in: flowforge login --server {server})" if exc.status == 401 else ""
+        signing_in = exc.status == 401 and signed_in
+        hint = f" (sign in: flowforge login --server {server})" if signing_in else ""
         _fail(exc.message + hint, 2 if 400 <= exc.status < 500 else 1)
 
 
@@ -102,7 +103,9 @@ def login(
             key = sys.stdin.readline().strip() if api_key == "-" else api_key.strip()
             saved = Login(api_key=key)
         elif setup_token is not None:
-            address = email or typer.prompt("Your e-mail address", default="", show_default=False)
+            address = email
+            if address is None and not password_stdin:  # stdin holds the password
+                address = typer.prompt("Your e-mail address", default="", show_default=False)
             password = _new_password(password_stdin)
             answer = client.accept(setup_token, password, address or None)
             saved = Login.of_tokens(answer, address or None)
@@ -344,6 +347,8 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key: servers refuse it within FLOWFORGE_AUTH_CACHE_S seconds."""
     with _auth(db) as auth:
+        if auth.api_keys.store.get(key_id) is None:
+            _fail(f"no API key {key_id!r}", 2)
         record = auth.api_keys.revoke(key_id)
         _audit(auth, "apikey.revoked", record.org, "apikey", key_id)
     out.print(f"revoked API key {escape(key_id)}")

@@ -566,7 +566,10 @@ class Auth:
 
     def rotate_signing_key(self) -> str:
         """Make a new signing key current (for every process within a minute) and drop the
-        keys that stopped signing more than a day ago; give the new key's kid."""
+        keys that stopped signing more than a day ago; give the new key's kid. VaultError,
+        and nothing written, when the keys there are cannot be opened (this process does not
+        hold the master key they were sealed under)."""
+        self._load_signing_keys()
         new = self._add_signing_key()
         cutoff = _now() - timedelta(days=1)
         entries = sorted(
