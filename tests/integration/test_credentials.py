@@ -3,6 +3,7 @@ node on the server and locally, bound to their row, and still there after a key 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -164,3 +165,66 @@ async def test_a_node_gets_its_stored_credential_just_in_time(
         assert run["result"] == {"authorization": "Bearer [REDACTED]"}
         frames = (await client.get(f"/api/v1/executions/{run['id']}")).text
         assert TOKEN not in frames
+
+
+async def test_rotating_the_master_key_while_the_server_serves_loses_nothing(
+    database_url: str, tmp_path: Path, echo: str
+) -> None:
+    """`flowforge keys rotate` runs while API callers use credentials and sessions: every call
+    keeps working, every credential (and the access tokens' signing key, sealed alike) is
+    re-wrapped under the new key, and the old key opens nothing afterwards."""
+    home = tmp_path / "home"
+    count = 20
+    async with running(database_url, home, load_examples=False, http_allow="127.0.0.1") as (
+        client,
+        server,
+    ):
+        for n in range(count):
+            stored = await client.put(
+                f"/api/v1/credentials/api-{n}",
+                json={"connector": "http", "data": {"type": "bearer", "token": f"{TOKEN}-{n}"}},
+            )
+            assert stored.status_code == 201, stored.text
+        old_keyring = parse_keyring((home / KEY_FILE_NAME).read_text())
+        owner = await asyncio.to_thread(server.auth.directory.create_user, "o@example.org")
+        await asyncio.to_thread(server.auth.directory.add_member, "default", owner.id, "owner")
+        signed = await asyncio.to_thread(server.auth.start_session, owner)
+        session = {"authorization": f"Bearer {signed.tokens.access_token}"}
+
+        answers: list[int] = []
+        seen: set[str] = set()
+        rotating = asyncio.create_task(
+            asyncio.to_thread(flowforge, "keys", "rotate", "--db", database_url, home=home)
+        )
+        n = 0
+        while not rotating.done() or n < count:  # under load until the rotation is over
+            call = await client.post(
+                "/api/v1/http/request",
+                json={"url": f"{echo}/"},
+                headers={"x-flowforge-credential": f"api-{n % count}"},
+            )
+            answers.append(call.status_code)
+            seen.add(call.json()["body"]["authorization"])
+            me = await client.get("/api/v1/auth/me", headers=session)
+            answers.append(me.status_code)
+            n += 1
+        rotated = await rotating
+        assert rotated.returncode == 0, rotated.stderr
+        assert set(answers) == {200}
+        assert seen == {"Bearer [REDACTED]"}  # the echo got each token; the answers hide it
+
+        new_keyring = parse_keyring((home / KEY_FILE_NAME).read_text())
+        assert new_keyring.key_ids == (new_keyring.current.key_id,)
+        rows = list(server.credentials.rows.rows())
+        assert len(rows) == count + 1  # and the signing key of the access tokens
+        for row in rows:
+            assert row.sealed.key_id == new_keyring.current.key_id
+            assert Vault(new_keyring).open(row.org_id, row.credential_id, row.sealed)
+            with pytest.raises(FlowForgeError):
+                Vault(old_keyring).open(row.org_id, row.credential_id, row.sealed)
+        # the server picks up the re-wrapped signing key, and its sessions go on
+        await asyncio.to_thread(server.auth.reload_signing_keys)
+        assert (await client.get("/api/v1/auth/me", headers=session)).status_code == 200
+        fresh = await asyncio.to_thread(server.auth.start_session, owner)
+        again = {"authorization": f"Bearer {fresh.tokens.access_token}"}
+        assert (await client.get("/api/v1/auth/me", headers=again)).status_code == 200
