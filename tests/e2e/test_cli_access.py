@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -30,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+from conftest import free_port
+from conftest import serve as served
 from flowforge.security.apikeys import generate_api_key
 
 ROOT = Path(__file__).parents[2]
@@ -41,12 +41,6 @@ QUICK_CACHE = {"FLOWFORGE_AUTH_CACHE_S": "1"}
 
 
 # -- a server and the CLI, each in its own process
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -70,58 +64,10 @@ def serve(
     port: int | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[Served]:
-    """``flowforge serve`` with data in ``home``, with FLOWFORGE_ADMIN_API_KEY only if
-    ``admin_key`` is given (``conftest.serve`` always sets one, which hides the setup token)
-    and the settings in ``env``; stopped with SIGINT on leaving. Each start appends to
-    ``home/server.log``."""
-    port = port or _free_port()
-    home.mkdir(parents=True, exist_ok=True)
-    log_path = home / "server.log"
-    settings = {k: v for k, v in os.environ.items() if not k.startswith("FLOWFORGE_")}
-    settings.update(FLOWFORGE_HOME=str(home), FLOWFORGE_LOG_LEVEL="WARNING", COLUMNS="300")
-    if admin_key is not None:
-        settings["FLOWFORGE_ADMIN_API_KEY"] = admin_key
-    settings.update(env or {})
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flowforge",
-                "serve",
-                "--port",
-                str(port),
-                "--db",
-                database_url,
-                *extra,
-            ],
-            env=settings,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                process.wait()
-                raise RuntimeError(f"the server did not start: {log_path.read_text()}")
-            time.sleep(0.1)
-        try:
-            yield Served(url, home, log_path)
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    assert process.returncode in (0, 130), log_path.read_text()
+    """``conftest.serve``, without an admin API key unless ``admin_key`` is given (one hides
+    the setup token), and with what the server said."""
+    with served(database_url, home, *extra, admin_key=admin_key, port=port, env=env) as url:
+        yield Served(url, home, home / "server.log")
 
 
 def cli(
@@ -664,7 +610,7 @@ def test_insecure_no_auth_only_on_loopback(database_url: str, tmp_path: Path) ->
         (("--host", "0.0.0.0", "--insecure-no-auth"), {}),
         (("--host", "::"), {"FLOWFORGE_INSECURE_NO_AUTH": "true"}),
     ]:
-        port = str(_free_port())
+        port = str(free_port())
         done = cli(home, "serve", *args, "--port", port, "--db", database_url, env=env)
         assert done.returncode == 2, done.stderr
         host = args[1]

@@ -1,10 +1,15 @@
-"""A real server (engine, database, background loops) behind an in-process HTTP client."""
+"""A real server (engine, database, background loops) behind an in-process HTTP client, and
+an HTTP server on loopback that stands for a third-party API."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +76,40 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert isinstance(error["details"], list)
     assert error["requestId"] == response.headers["x-request-id"]
     return error
+
+
+@dataclass
+class Echo:
+    """An HTTP server on loopback that answers every GET with the Authorization header it
+    received (``{"authorization": ...}``) and keeps each one in ``received``."""
+
+    url: str  # ends with /
+    received: list[str | None]
+
+
+@contextmanager
+def echo_server() -> Iterator[Echo]:
+    received: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            authorization = self.headers.get("authorization")
+            received.append(authorization)
+            body = json.dumps({"authorization": authorization}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Echo(f"http://127.0.0.1:{server.server_address[1]}/", received)
+    finally:
+        server.shutdown()
+        server.server_close()

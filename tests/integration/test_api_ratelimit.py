@@ -5,7 +5,6 @@ too many requests, its limiter is replaced by one with the same shape and smalle
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import httpx
 import pytest
 import redis
 from api_support import assert_error, running, workflow
+from test_ratelimit import REDIS_UP, REDIS_URL
 
 from flowforge.engine.frames import DEFAULT_ORG
 from flowforge.security.auth import SERVICE_SUBJECT
@@ -27,24 +27,12 @@ from flowforge.security.ratelimit import (
 )
 from flowforge.server import LOGIN_GROUP, Server
 
-REDIS_URL = os.environ.get("FLOWFORGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RATELIMIT_HEADERS = (
     "ratelimit-limit",
     "ratelimit-remaining",
     "ratelimit-reset",
     "ratelimit-policy",
 )
-
-
-def _redis_up() -> bool:
-    try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except redis.RedisError:
-        return False
 
 
 def small_plans(per_minute: int, per_day: int | None = None) -> dict[Plan, Policy]:
@@ -307,7 +295,7 @@ async def test_webhooks_are_limited_per_path_not_per_caller(
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A key prefix of the test's own in Redis, its keys deleted afterwards."""
-    if not _redis_up():
+    if not REDIS_UP:
         pytest.skip(f"no Redis at {REDIS_URL}")
     prefix = f"fftest-{uuid.uuid4().hex[:12]}"
     yield prefix

@@ -8,13 +8,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from api_support import running, workflow
+from api_support import echo_server, running, workflow
 from sqlalchemy import update
 
 from flowforge.connectors import builtin_registry
@@ -28,30 +26,11 @@ ROOT = Path(__file__).parents[2]
 TOKEN = "tok-7a6b5c4d3e2f"
 
 
-class _Echo(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"authorization": self.headers.get("authorization")}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def echo() -> Iterator[str]:
-    """An HTTP server on loopback that answers with the Authorization header it received."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The URL of a loopback server that answers with the Authorization header it received."""
+    with echo_server() as server:
+        yield server.url.rstrip("/")
 
 
 def flowforge(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

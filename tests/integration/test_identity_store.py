@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import create_engine, inspect, select, text
+from test_store import run_all
 
 from flowforge.engine.frames import DEFAULT_ORG, ExecutionStatus
 from flowforge.model import Workflow
@@ -69,16 +70,6 @@ class Clock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
-
-
-def run_all(threads: list[threading.Thread]) -> None:
-    """Start the threads and wait for them; a store that hangs fails the test, not the suite."""
-    for t in threads:
-        t.daemon = True
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not [t for t in threads if t.is_alive()], "threads still blocked after 60 s"
 
 
 def race(count: int, work: Callable[[int], Any]) -> list[Any]:

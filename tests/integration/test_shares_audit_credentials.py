@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from api_support import assert_error, running, workflow
+from api_support import Echo, assert_error, echo_server, running, workflow
 from sqlalchemy import select, update
 
 from flowforge.engine.frames import ExecutionStatus
@@ -31,40 +29,10 @@ PASSWORD = "correct horse battery"
 LOOPBACK = {"load_examples": False, "http_allow": "127.0.0.1"}  # nodes may call the echo server
 
 
-@dataclass
-class Echo:
-    """An HTTP server on loopback that answers 200 and keeps the Authorization header of every
-    request it received."""
-
-    url: str
-    received: list[str | None]
-
-
 @pytest.fixture
 def echo() -> Iterator[Echo]:
-    received: list[str | None] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            received.append(self.headers.get("authorization"))
-            body = b'{"ok": true}'
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Echo(f"http://127.0.0.1:{server.server_address[1]}/", received)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with echo_server() as server:
+        yield server
 
 
 @dataclass

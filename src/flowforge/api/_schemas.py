@@ -73,6 +73,7 @@ __all__ = [
     "WorkflowOut",
     "decode_cursor",
     "encode_cursor",
+    "number_cursor",
     "require_zone",
 ]
 
@@ -668,6 +669,16 @@ def require_zone(**moments: datetime | None) -> None:
             )
 
 
+def _bad_cursor() -> ApiError:
+    reason = "not a cursor this server gave out"
+    return ApiError(
+        400,
+        f"cursor: {reason}",
+        code="INVALID_CURSOR",
+        details=[{"field": "cursor", "message": reason}],
+    )
+
+
 def encode_cursor(*parts: Any) -> str:
     """An opaque cursor for the last row of a page."""
     raw = json.dumps([p.isoformat() if isinstance(p, datetime) else p for p in parts])
@@ -683,12 +694,18 @@ def decode_cursor(cursor: str) -> list[Any]:
             raise ValueError("not a list")
         return parts
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(
-            400,
-            "cursor: not a cursor this server gave out",
-            code="INVALID_CURSOR",
-            details=[{"field": "cursor", "message": "not a cursor this server gave out"}],
-        ) from None
+        raise _bad_cursor() from None
+
+
+def number_cursor(cursor: str | None) -> int | None:
+    """A cursor of one number (a version, an audit entry id), or None for the first page."""
+    if cursor is None:
+        return None
+    parts = decode_cursor(cursor)
+    if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
+        raise _bad_cursor()
+    number: int = parts[0]
+    return number
 
 
 def time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
@@ -702,10 +719,5 @@ def time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         if moment.tzinfo is None or not isinstance(last_id, str):
             raise ValueError("bad parts")
     except (ValueError, TypeError):
-        raise ApiError(
-            400,
-            "cursor: not a cursor this server gave out",
-            code="INVALID_CURSOR",
-            details=[{"field": "cursor", "message": "not a cursor this server gave out"}],
-        ) from None
+        raise _bad_cursor() from None
     return moment, last_id

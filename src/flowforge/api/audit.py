@@ -12,8 +12,7 @@ from starlette.requests import HTTPConnection
 
 from flowforge.api._auth import CallerDep, client_address, guard
 from flowforge.api._deps import ServerDep
-from flowforge.api._errors import ApiError
-from flowforge.api._schemas import AuditOut, Page, decode_cursor, encode_cursor, require_zone
+from flowforge.api._schemas import AuditOut, Page, encode_cursor, number_cursor, require_zone
 from flowforge.logs import request_id
 from flowforge.security.rbac import Caller
 from flowforge.server import Server
@@ -75,12 +74,7 @@ async def list_audit(
     """Newest first: sign-ins, API key and credential changes, workflow changes, runs
     started, shares, member and role changes, settings."""
     require_zone(since=since, until=until)
-    before = None
-    if cursor is not None:
-        parts = decode_cursor(cursor)
-        if len(parts) != 1 or not isinstance(parts[0], int):
-            raise ApiError(400, "cursor: not a cursor this server gave out", code="INVALID_CURSOR")
-        before = parts[0]
+    before = number_cursor(cursor)
     entries = await asyncio.to_thread(
         server.audit.entries,
         caller.org_id,

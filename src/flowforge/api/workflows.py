@@ -20,8 +20,8 @@ from flowforge.api._schemas import (
     RevisionOut,
     WorkflowDetail,
     WorkflowOut,
-    decode_cursor,
     encode_cursor,
+    number_cursor,
     time_cursor,
 )
 from flowforge.api.audit import record
@@ -331,12 +331,7 @@ async def list_versions(
     server: ServerDep, caller: CallerDep, workflow_id: str, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[RevisionOut]:
     """Newest first."""
-    before = None
-    if cursor is not None:
-        parts = decode_cursor(cursor)
-        if len(parts) != 1 or not isinstance(parts[0], int):
-            raise ApiError(400, "cursor: not a cursor this server gave out", code="INVALID_CURSOR")
-        before = parts[0]
+    before = number_cursor(cursor)
     entry = await workflow_for(server, caller, workflow_id, "workflows:read")
     revisions = await asyncio.to_thread(
         server.catalog.revisions, entry.id, limit=limit + 1, before=before
