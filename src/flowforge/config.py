@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis for rate limits shared by every server process (redis://...)"
     )
+    ratelimit_strategy: str = Field(
+        "sliding-window-counter",
+        pattern="^(sliding-window-counter|moving-window)$",
+        description="How rate limits count: sliding-window-counter (two counters per window, "
+        "constant memory) or moving-window (exact, one timestamp per request: memory and "
+        "upkeep grow with the requests of the last day)",
+    )
     auth_cache_s: float = Field(
         5.0,
         ge=0,

@@ -10,7 +10,7 @@ import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flowforge import __version__
 from flowforge.config import Settings
@@ -24,7 +24,7 @@ from flowforge.errors import DefinitionError
 from flowforge.metrics import Metrics
 from flowforge.model import Workflow, load_workflow
 from flowforge.security.auth import Auth
-from flowforge.security.ratelimit import WEBHOOK_POLICY, WEBHOOKS, Policy, RateLimiter
+from flowforge.security.ratelimit import WEBHOOK_POLICY, WEBHOOKS, Policy, RateLimiter, Strategy
 from flowforge.store import (
     AuditLog,
     Conflict,
@@ -121,6 +121,7 @@ class Server:
                 WEBHOOKS: WEBHOOK_POLICY,
                 LOGIN_GROUP: Policy.parse(settings.login_limit),
             },
+            strategy=cast(Strategy, settings.ratelimit_strategy),
         )
         self.engine: LocalEngine
         self._definitions: dict[str, Workflow] = {}

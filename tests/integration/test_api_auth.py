@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from api_support import assert_error, running, workflow
+from cachetools import TTLCache
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -683,6 +684,30 @@ async def test_signature_sign_in_with_an_ethereum_account_and_a_p256_key(
 
 
 # -- organisations and memberships
+
+
+async def test_a_cached_membership_expiring_as_it_is_read_is_read_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """What a process remembers expires by time: an entry that lapses between the lookup and
+    the read is a miss (the database is asked), never an error."""
+    async with running(database_url, tmp_path, **FAST) as (client, server):
+        owner = await asyncio.to_thread(server.auth.directory.create_user, "cache@example.com")
+        await asyncio.to_thread(server.auth.directory.add_member, "default", owner.id, "editor")
+        signed = await asyncio.to_thread(server.auth.start_session, owner)
+
+        def clock() -> Callable[[], float]:
+            """Every look at it is 3 s after the last: an entry (ttl 5 s) looked up and then
+            read has expired in between."""
+            ticks = iter(range(0, 10**6, 3))
+            return lambda: float(next(ticks))
+
+        server.auth._roles = TTLCache(100, 5, timer=clock())
+        server.auth._plans = TTLCache(100, 5, timer=clock())
+        for _ in range(6):
+            answer = await me(client, signed.tokens.access_token)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["role"] == "editor"
 
 
 async def test_memberships_decide_what_sessions_and_keys_may_do(

@@ -30,7 +30,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from cachetools import TTLCache
 
@@ -97,6 +97,7 @@ AUDIENCE = "flowforge-api"
 _RELOAD_INTERVAL_S = 1.0
 _KEY_ID = slice(len(API_KEY_PREFIX), len(API_KEY_PREFIX) + KEY_ID_LENGTH)
 _K = TypeVar("_K", bound=Hashable)
+_ABSENT = object()  # a cached None is an answer (no membership), so misses need a mark
 _V = TypeVar("_V")
 
 
@@ -380,8 +381,10 @@ class Auth:
     ) -> _V:
         if cache is not None:
             with self._cache_lock:
-                if key in cache:
-                    return cache[key]
+                # one look: between "in" and reading, an entry can expire
+                found = cache.get(key, _ABSENT)
+            if found is not _ABSENT:
+                return cast(_V, found)
         if offline:
             raise NeedsLookup
         value = load()

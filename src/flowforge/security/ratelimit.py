@@ -23,7 +23,11 @@ webhook path, with a policy of their own that does not depend on a plan (default
 The counting is the ``limits`` library's: the moving window by default (exact: no 60 seconds ever
 hold more than the per-minute limit, and both stores read the same client clock, so they agree),
 or the sliding window counter (two counters per window instead of one timestamp per request:
-approximate, but constant memory, for large deployments with Pro identities near 50,000 a day).
+approximate, but constant memory). The server uses the counter (``FLOWFORGE_RATELIMIT_STRATEGY``):
+the moving window keeps every request of the last day, and the library's in-memory store walks
+and copies all of them every 10 ms on a thread of its own. With 200,000 requests kept (100
+identities, 2,000 each) that walk took 3.4 ms each time, 16 % of the process's time; with the
+counter, 0.03 ms.
 Storage is in memory by default (per process: with several server processes each counts on its
 own) and Redis when a URL is given (``FLOWFORGE_REDIS_URL``), shared by every process.
 
