@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 
 from flowforge.api._auth import CallerDep, client_address, guard, limit
 from flowforge.api._deps import ServerDep
+from flowforge.api._errors import ApiError
 from flowforge.api._schemas import (
     AcceptInvite,
     AccountIn,
@@ -76,17 +77,22 @@ async def login(server: ServerDep, request: Request, body: LoginRequest) -> Toke
             server.auth.password_login, body.email, body.password, body.org
         )
     except Unauthenticated:
-        user = await asyncio.to_thread(server.auth.directory.user_by_email, body.email)
-        orgs = await asyncio.to_thread(server.auth.directory.orgs_of, user.id) if user else []
-        for org, _ in orgs:
-            await record(
-                request, None, "auth.login_failed", "user", user.id if user else None, org_id=org.id
-            )
+        # recorded after the answer: its time must not tell known addresses from unknown ones
+        server.spawn(_record_failure(server, request, body.email))
         raise
     await record(
         request, _user_caller(signed.user_id, signed.org_id), "auth.login", "user", signed.user_id
     )
     return _tokens(signed)
+
+
+async def _record_failure(server: Server, request: Request, email: str) -> None:
+    """A failed sign-in, in the audit log of each organisation of the address's user."""
+    user = await asyncio.to_thread(server.auth.directory.user_by_email, email)
+    if user is None:
+        return
+    for org, _ in await asyncio.to_thread(server.auth.directory.orgs_of, user.id):
+        await record(request, None, "auth.login_failed", "user", user.id, org_id=org.id)
 
 
 @router.post("/challenge", summary="Ask for a sign-in challenge to sign with your key", **_PUBLIC)
@@ -98,7 +104,10 @@ async def challenge(server: ServerDep, request: Request, body: ChallengeRequest)
     try:
         issued = await asyncio.to_thread(server.auth.challenge, body.account)
     except ValueError as exc:
-        raise Unauthenticated(f"account: {exc}") from None
+        reason = str(exc)
+        raise ApiError(
+            422, f"account: {reason}", details=[{"field": "body.account", "message": reason}]
+        ) from None
     return ChallengeOut(
         kind=issued.kind,
         account=issued.account,
