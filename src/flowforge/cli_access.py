@@ -26,7 +26,7 @@ from flowforge.engine.frames import DEFAULT_ORG
 from flowforge.errors import FlowForgeError
 from flowforge.logins import Login, LoginAuth, Logins, login_auth
 
-__all__ = ["login", "logout", "orgs_app", "whoami"]
+__all__ = ["login", "logout", "operator_auth", "orgs_app", "whoami"]
 
 orgs_app = typer.Typer(help="Organisations (the operator's commands).", no_args_is_help=True)
 
@@ -209,12 +209,16 @@ def whoami(
 
 
 @contextmanager
-def _auth(db: str | None) -> Iterator[Any]:
+def operator_auth(db: str | None, settings: Settings | None = None) -> Iterator[Any]:
+    """The server's authentication on its database, made ready as a first start would (the
+    default organisation, its owner, the admin API key), for commands that act on the
+    database directly; their errors end the command with exit code 2 (1: no database)."""
     from flowforge.credentials import Credentials
     from flowforge.security.auth import Auth
     from flowforge.store import SqlStore
 
-    settings = Settings()
+    settings = settings or Settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
     try:
         store = SqlStore(settings.database(db))
     except Exception as exc:
@@ -273,7 +277,7 @@ def keys_create(
         scopes = [validate_scope(s) for s in scope or ["*"]]
     except ValueError as exc:
         _fail(f"--role/--scope: {exc}", 2)
-    with _auth(db) as auth:
+    with operator_auth(db) as auth:
         auth.directory.get_org(org)
         issued = auth.api_keys.create(
             subject=SERVICE_SUBJECT,
@@ -308,7 +312,7 @@ def keys_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """The organisation's API keys: ids, names, roles, scopes and dates, never a secret."""
-    with _auth(db) as auth:
+    with operator_auth(db) as auth:
         keys = auth.api_keys.store.list_keys(org=org)
     rows = [
         {
@@ -346,7 +350,7 @@ def keys_revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke an API key: servers refuse it within FLOWFORGE_AUTH_CACHE_S seconds."""
-    with _auth(db) as auth:
+    with operator_auth(db) as auth:
         if auth.api_keys.store.get(key_id) is None:
             _fail(f"no API key {key_id!r}", 2)
         record = auth.api_keys.revoke(key_id)
@@ -359,7 +363,7 @@ def keys_rotate_signing(db: DbOption = None) -> None:
     """Make a new signing key for access tokens current (every server process switches
     within a minute); tokens signed before stay valid until they expire, and keys that
     stopped signing more than a day ago are dropped."""
-    with _auth(db) as auth:
+    with operator_auth(db) as auth:
         kid = auth.rotate_signing_key()
         _audit(auth, "settings.signing_key_rotated", DEFAULT_ORG, "signing_key", kid)
     out.print(f"signing key {kid} is current")
@@ -371,7 +375,7 @@ def orgs_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Every organisation, its plan and how many members it has."""
-    with _auth(db) as auth:
+    with operator_auth(db) as auth:
         orgs = auth.directory.list_orgs()
     rows = [
         {
@@ -407,7 +411,7 @@ def orgs_plan(
         chosen = Plan(plan)
     except ValueError:
         _fail(f"plan: {plan!r} is not one of free, basic, pro, enterprise", 2)
-    with _auth(db) as auth:
+    with operator_auth(db) as auth:
         before = auth.directory.get_org(org).plan
         auth.directory.update_org(org, plan=chosen)
         _audit(auth, "org.plan_changed", org, "org", org, plan={"from": before, "to": chosen})

@@ -13,7 +13,6 @@ from rich.markup import escape
 from flowforge import __version__
 from flowforge.cli_credentials import DbOption
 from flowforge.config import Settings
-from flowforge.errors import FlowForgeError
 
 __all__ = ["serve"]
 
@@ -146,20 +145,7 @@ def _loopback(host: str) -> bool:
 def _bootstrap(settings: Settings, db: str | None) -> str | None:
     """Before the server starts: the default organisation, its owner and the admin API key;
     give the owner's setup token on a server nobody has set up yet."""
-    from flowforge.credentials import Credentials
-    from flowforge.security.auth import Auth
-    from flowforge.store import SqlStore
+    from flowforge.cli_access import operator_auth
 
-    settings.home.mkdir(parents=True, exist_ok=True)
-    try:
-        store = SqlStore(settings.database(db))
-    except Exception as exc:
-        _fail(f"cannot open the database: {exc}", EXIT_FAILED)
-    try:
-        auth = Auth(store, Credentials(store, settings.home), settings)
-        auth.bootstrap()
+    with operator_auth(db, settings) as auth:
         return None if settings.insecure_no_auth else auth.setup_token()
-    except (FlowForgeError, ValueError) as exc:
-        _fail(str(exc), EXIT_INVALID)
-    finally:
-        store.close()

@@ -23,9 +23,9 @@ from starlette.requests import HTTPConnection
 
 from flowforge.api._errors import ApiError
 from flowforge.engine.frames import DEFAULT_ORG, ExecutionRecord
-from flowforge.security.auth import Forbidden, NeedsLookup, Unauthenticated
-from flowforge.security.ratelimit import Decision, Plan, RateLimiter
-from flowforge.security.rbac import Caller, Role, shared_allows
+from flowforge.security.auth import NeedsLookup, Unauthenticated
+from flowforge.security.ratelimit import Plan, RateLimiter
+from flowforge.security.rbac import Caller, Forbidden, Role, shared_allows
 from flowforge.server import Server
 from flowforge.store import NotFound, WorkflowEntry
 
@@ -93,22 +93,15 @@ async def limit(
         decision = await asyncio.to_thread(limiter.hit, identity, group, plan)
     else:
         decision = limiter.hit(identity, group, plan)
-    _answer_headers(request, decision)
+    headers = decision.headers()
+    if headers:  # the middleware adds them to the answer, a 429 included
+        request.scope.setdefault("state", {})[_STATE_HEADERS] = headers
     if not decision.allowed:
-        window = decision.window
-        # No headers here: the middleware adds them (Retry-After too) to every answer,
-        # this one included, and twice would read "Retry-After: 60, 60".
         raise ApiError(
             429,
-            f"rate limit of {window} in {group} reached; retry in "
-            f"{decision.headers().get('Retry-After', '1')} s",
+            f"rate limit of {decision.window} in {group} reached; retry in "
+            f"{headers.get('Retry-After', '1')} s",
         )
-
-
-def _answer_headers(request: HTTPConnection, decision: Decision) -> None:
-    headers = decision.headers()
-    if headers:
-        request.scope.setdefault("state", {})[_STATE_HEADERS] = headers
 
 
 def response_headers(scope: MutableMapping[str, Any]) -> dict[str, str]:
@@ -129,8 +122,8 @@ class _Guard:
     async def __call__(self, request: Request, caller: CallerDep) -> None:
         server: Server = request.app.state.server
         await limit(request, server, caller.actor, self.group, caller.plan)
-        if self.permission is not None and not self.resource and not caller.can(self.permission):
-            raise Forbidden(f"your role ({caller.role}) or key does not allow {self.permission}")
+        if self.permission is not None and not self.resource:
+            caller.require(self.permission)
 
 
 def guard(
@@ -164,18 +157,7 @@ async def workflow_for(server: Server, caller: Caller, ref: str, permission: str
     ``permission`` on it: 404 if it is another organisation's and not shared with them, 403 if
     they may see it but not do this."""
     entry = await asyncio.to_thread(server.catalog.find, ref, caller.org_id)
-    if entry.org_id == caller.org_id:
-        if not caller.can(permission):
-            raise Forbidden(f"your role ({caller.role}) or key does not allow {permission}")
-        return entry
-    grants = await asyncio.to_thread(
-        server.shares.granted, [entry.id], caller.user_id, caller.org_id
-    )
-    found = grants.get(entry.id)
-    if not found:
-        raise NotFound(f"no workflow {ref!r}")
-    if not shared_allows(caller, found, permission):
-        raise Forbidden(f"this workflow is shared with you without {permission}")
+    await _allow(server, caller, entry.org_id, entry.id, permission, f"no workflow {ref!r}")
     return entry
 
 
@@ -186,21 +168,35 @@ async def execution_for(
     organisation's and its workflow is not shared with them, 403 if they may see it but not
     do this."""
     record = await asyncio.to_thread(server.store.get_execution, execution_id)
-    if record.org_id == caller.org_id:
-        if not caller.can(permission):
-            raise Forbidden(f"your role ({caller.role}) or key does not allow {permission}")
-        return record
-    found: list[tuple[str, str]] = []
-    if record.workflow_id is not None:
-        grants = await asyncio.to_thread(
-            server.shares.granted, [record.workflow_id], caller.user_id, caller.org_id
-        )
-        found = grants.get(record.workflow_id, [])
-    if not found:
-        raise NotFound(f"no execution {execution_id!r}")
-    if not shared_allows(caller, found, permission):
-        raise Forbidden(f"this run's workflow is shared with you without {permission}")
+    missing = f"no execution {execution_id!r}"
+    await _allow(server, caller, record.org_id, record.workflow_id, permission, missing)
     return record
+
+
+async def _allow(
+    server: Server,
+    caller: Caller,
+    org_id: str,
+    workflow_id: str | None,
+    permission: str,
+    missing: str,
+) -> None:
+    """Whether the caller may do ``permission`` on a resource of ``org_id`` (of workflow
+    ``workflow_id``): by their role in their own organisation, else by the workflow's shares;
+    NotFound saying ``missing`` when neither lets them see it, the same as for none."""
+    if org_id == caller.org_id:
+        caller.require(permission)
+        return
+    found: list[tuple[str, str]] = []
+    if workflow_id is not None:
+        grants = await asyncio.to_thread(
+            server.shares.granted, [workflow_id], caller.user_id, caller.org_id
+        )
+        found = grants.get(workflow_id, [])
+    if not found:
+        raise NotFound(missing)
+    if not shared_allows(caller, found, permission):
+        raise Forbidden(f"this workflow is shared with you without {permission}")
 
 
 def client_address(request: HTTPConnection) -> str:

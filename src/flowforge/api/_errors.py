@@ -17,8 +17,9 @@ from starlette.exceptions import HTTPException
 from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
 from flowforge.logs import request_id
 from flowforge.model import format_location
-from flowforge.security.auth import Forbidden, Unauthenticated
+from flowforge.security.auth import Unauthenticated
 from flowforge.security.passwords import AccountLocked, PasswordRejected
+from flowforge.security.rbac import Forbidden
 from flowforge.security.signatures import SignatureError, TooManyChallenges
 from flowforge.store import Conflict, NotFound
 

@@ -33,10 +33,10 @@ from flowforge.api._schemas import (
     UserOut,
 )
 from flowforge.api.audit import record
-from flowforge.security.auth import Forbidden, SignedIn, Unauthenticated
+from flowforge.security.auth import SignedIn, Unauthenticated
 from flowforge.security.passwords import check_password_policy, hash_password
 from flowforge.security.ratelimit import Plan
-from flowforge.security.rbac import Caller, Role
+from flowforge.security.rbac import Caller, Forbidden, Role
 from flowforge.server import LOGIN_GROUP, Server
 from flowforge.store import NotFound
 

@@ -21,7 +21,6 @@ from flowforge.api._schemas import ErrorEnvelope, NodeType
 from flowforge.connectors.sdk import Action, Blob, Connector, Registry, RegistryError
 from flowforge.engine.local import StepFailure
 from flowforge.logs import request_id
-from flowforge.security.auth import Forbidden
 from flowforge.server import Server
 
 __all__ = ["RESERVED_IDS", "router", "service_router", "service_schemas"]
@@ -127,8 +126,8 @@ def _endpoint(connector: Connector, action: Action) -> Any:
         params = await _params(request, server, action)
         key = request.headers.get("idempotency-key") or request_id.get() or action.type
         credential = request.headers.get("x-flowforge-credential") or None
-        if credential is not None and not caller.can("credentials:use"):
-            raise Forbidden(f"your role ({caller.role}) or key does not allow credentials:use")
+        if credential is not None:
+            caller.require("credentials:use")
         try:
             output = await server.engine.call_action(
                 action,

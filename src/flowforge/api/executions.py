@@ -32,7 +32,6 @@ from flowforge.engine.frames import (
 )
 from flowforge.engine.local import KEEP_INPUT, Progress
 from flowforge.errors import StateConflict
-from flowforge.security.auth import Forbidden
 from flowforge.server import Server
 
 __all__ = ["router"]
@@ -97,8 +96,7 @@ async def start_execution(
         org_id = entry.org_id
     else:
         assert body.workflow is not None
-        if not caller.can("executions:write"):
-            raise Forbidden(f"your role ({caller.role}) or key does not allow executions:write")
+        caller.require("executions:write")
         execution_id = await server.engine.submit(body.workflow, body.input, org_id=caller.org_id)
         org_id = caller.org_id
     await audit(request, caller, "execution.started", "execution", execution_id, org_id=org_id)
@@ -132,10 +130,9 @@ async def list_executions(
     workflow = org = None
     if workflow_id is not None:
         workflow = (await workflow_for(server, caller, workflow_id, "executions:read")).id
-    elif caller.can("executions:read"):
-        org = caller.org_id
     else:
-        raise Forbidden(f"your role ({caller.role}) or key does not allow executions:read")
+        caller.require("executions:read")
+        org = caller.org_id
     records = await asyncio.to_thread(
         server.store.list_executions,
         status=status,

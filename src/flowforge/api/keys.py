@@ -15,8 +15,8 @@ from flowforge.api._schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyOut, Rotate
 from flowforge.api.audit import record
 from flowforge.errors import StateConflict
 from flowforge.security.apikeys import ApiKey, IssuedKey
-from flowforge.security.auth import SERVICE_SUBJECT, Forbidden
-from flowforge.security.rbac import Caller
+from flowforge.security.auth import SERVICE_SUBJECT
+from flowforge.security.rbac import Caller, Forbidden
 from flowforge.server import Server
 from flowforge.store import NotFound
 

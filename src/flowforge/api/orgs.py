@@ -24,9 +24,9 @@ from flowforge.api._schemas import (
     RoleChange,
 )
 from flowforge.api.audit import record
-from flowforge.security.auth import INVITE_TTL, Forbidden
+from flowforge.security.auth import INVITE_TTL
 from flowforge.security.ratelimit import Plan
-from flowforge.security.rbac import Caller, Role
+from flowforge.security.rbac import Caller, Forbidden, Role
 
 __all__ = ["router"]
 

@@ -53,7 +53,7 @@ from flowforge.security.passwords import (
     hash_password,
 )
 from flowforge.security.ratelimit import Plan
-from flowforge.security.rbac import Caller, Role
+from flowforge.security.rbac import Caller, Forbidden, Role
 from flowforge.security.signatures import Challenge, SignatureLogin
 from flowforge.security.tokens import (
     InvalidToken,
@@ -79,7 +79,6 @@ __all__ = [
     "AccountLocked",
     "Auth",
     "CachedKeyStore",
-    "Forbidden",
     "NeedsLookup",
     "SignedIn",
     "Unauthenticated",
@@ -104,10 +103,6 @@ _V = TypeVar("_V")
 class Unauthenticated(FlowForgeError):
     """The request proves nobody (401): no credential, or one that is not (or no longer)
     valid. The message says why without echoing the credential."""
-
-
-class Forbidden(FlowForgeError):
-    """The caller is known but may not do this (403)."""
 
 
 class NeedsLookup(Exception):

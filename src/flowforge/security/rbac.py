@@ -55,6 +55,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from flowforge.errors import FlowForgeError
 from flowforge.security.apikeys import scope_allows
 from flowforge.security.ratelimit import Plan
 
@@ -64,9 +65,14 @@ __all__ = [
     "SHARE_PERMISSIONS",
     "Access",
     "Caller",
+    "Forbidden",
     "Role",
     "shared_allows",
 ]
+
+
+class Forbidden(FlowForgeError):
+    """The caller is known but may not do this (403)."""
 
 
 class Role(enum.StrEnum):
@@ -171,6 +177,11 @@ class Caller:
     def can(self, permission: str) -> bool:
         """Whether the caller may do ``permission`` in their own organisation."""
         return role_allows(self.role, permission) and scope_allows(self.scopes, permission)
+
+    def require(self, permission: str) -> None:
+        """Forbidden unless the caller may do ``permission`` in their own organisation."""
+        if not self.can(permission):
+            raise Forbidden(f"your role ({self.role}) or key does not allow {permission}")
 
     def within(self, permission: str) -> bool:
         """Whether the caller's scopes cover ``permission`` (whatever their role)."""
