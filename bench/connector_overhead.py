@@ -86,7 +86,7 @@ async def engine_figures(home: Path) -> tuple[float, float]:
             assert action is not None
             params = EchoParams(text="hello")
             service = await per_call_async(
-                lambda: engine.call_action(action, params, key="bench"), 500
+                lambda: engine.steps.call_action(action, params, key="bench"), 500
             )
             timings = {}
             for nodes in (0, NODES):
@@ -143,7 +143,7 @@ def main() -> None:
     print("bench.echo: validate {'text': 'hello'} and give its length")
     print(f"  called directly (validation included)      {direct * 1000:8.1f} µs")
     print(
-        f"  engine.call_action (the service, no HTTP)  {service * 1000:8.1f} µs"
+        f"  Steps.call_action (the service, no HTTP)  {service * 1000:8.1f} µs"
         f"   +{(service - direct) * 1000:.1f} µs"
     )
     print(

@@ -19,7 +19,7 @@ from flowforge.api._deps import ServerDep
 from flowforge.api._errors import ApiError
 from flowforge.api._schemas import ErrorEnvelope, NodeType
 from flowforge.connectors.sdk import Action, Blob, Connector, Registry, RegistryError
-from flowforge.engine.local import StepFailure
+from flowforge.engine.steps import StepFailure
 from flowforge.logs import request_id
 from flowforge.server import Server
 
@@ -129,7 +129,7 @@ def _endpoint(connector: Connector, action: Action) -> Any:
         if credential is not None:
             caller.require("credentials:use")
         try:
-            output = await server.engine.call_action(
+            output = await server.engine.steps.call_action(
                 action,
                 params,
                 key=key[:200],

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import dataclasses
 import logging
 import os
@@ -17,14 +16,10 @@ import random
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from flowforge.connectors.sdk import (
     Action,
@@ -35,9 +30,8 @@ from flowforge.connectors.sdk import (
     EnvCredentials,
     Park,
     Registry,
-    _current,
 )
-from flowforge.engine import expr, plan
+from flowforge.engine import plan
 from flowforge.engine.frames import (
     DEFAULT_ORG,
     TERMINAL_EXECUTION_STATUSES,
@@ -48,11 +42,18 @@ from flowforge.engine.frames import (
     FrameStatus,
 )
 from flowforge.engine.journal import Journal
+from flowforge.engine.runs import (
+    MAX_SUBWORKFLOW_DEPTH,
+    execution_info,
+    jsonable_input,
+    kept_frames,
+    resolve_workflow,
+)
+from flowforge.engine.steps import Secrets, StepFailure, Steps
 from flowforge.engine.validate import check
 from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
-from flowforge.model import MAIN_PORT, Node, Workflow, format_location, load_workflow
-from flowforge.security.redaction import Redactor, collect_secrets, redacting
-from flowforge.store import ExecutionStore, NotFound
+from flowforge.model import MAIN_PORT, Node, Workflow
+from flowforge.store import ExecutionStore
 
 __all__ = [
     "KEEP_INPUT",
@@ -61,13 +62,11 @@ __all__ = [
     "ExecutionResult",
     "LocalEngine",
     "Progress",
-    "StepFailure",
     "owner_gone",
 ]
 
 log = logging.getLogger("flowforge.engine")
 
-MAX_SUBWORKFLOW_DEPTH = 16
 _HOST = socket.gethostname()
 
 
@@ -143,17 +142,6 @@ class EngineMetrics:
 KEEP_INPUT: Any = object()  # rerun(): keep the recorded input of the node
 
 
-class StepFailure(Exception):
-    """One attempt of a step failed: the message, the error type and whether a retry may help."""
-
-    def __init__(
-        self, message: str, type: str, retryable: bool, *, unexpected: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.message, self.type, self.retryable = message, type, retryable
-        self.unexpected = unexpected  # the handler raised something other than ActionError
-
-
 class _Run:
     """One execution driven by this engine."""
 
@@ -180,8 +168,7 @@ class _Run:
         self.abandoned = False
         # the values of the credentials its steps were given: never journaled (not resumed
         # either: after a restart, outputs that held them are read back redacted)
-        self.secret_values: set[str] = set()
-        self.secrets = Redactor(())
+        self.secrets = Secrets()
         self.finisher: asyncio.Task[None] | None = None
 
     @property
@@ -192,10 +179,10 @@ class _Run:
 
     def frame(self, node: str, status: FrameStatus, **fields: Any) -> ExecutionFrame:
         self.seq += 1
-        if self.secrets:
+        if self.secrets.values:
             for name in ("input", "output", "error"):
                 if name in fields:
-                    fields[name] = self.secrets.redact(fields[name])
+                    fields[name] = self.secrets.redactor.redact(fields[name])
         frame = ExecutionFrame(
             self.id, self.seq, node, status, fields.pop("started_at", None) or _now(), **fields
         )
@@ -258,11 +245,10 @@ class _Run:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         # the outcome, and the lease given up, in the transaction after the last frames
-        if self.secrets:
+        if self.secrets.values:
+            redact = self.secrets.redactor.redact
             command = dataclasses.replace(
-                command,
-                result=self.secrets.redact(command.result),
-                error=self.secrets.redact(command.error),
+                command, result=redact(command.result), error=redact(command.error)
             )
         self.update(
             {
@@ -415,20 +401,6 @@ class _Run:
         """Render the parameters, validate them and run the handler once."""
         scope = dict(command.scope)
         scope["execution"] = {**self.state.execution, "attempt": attempt}
-        timeout_s = node.timeout_s
-        try:
-            rendered = expr.render(node.params, scope)
-            model = action.input_model.model_validate(rendered)
-        except expr.ExpressionError as exc:
-            raise StepFailure(str(exc), "ExpressionError", retryable=False) from None
-        except ValidationError as exc:
-            details = "; ".join(
-                f"params.{format_location(tuple(e['loc']))}: {e['msg']}"
-                if e["loc"]
-                else f"params: {e['msg']}"
-                for e in exc.errors(include_url=False)
-            )
-            raise StepFailure(details, "ValidationError", retryable=False) from None
         ctx = Context(
             execution_id=self.id,
             workflow_name=self.record.workflow_name,
@@ -447,18 +419,11 @@ class _Run:
         )
         if self.engine.progress_listeners:
             ctx.on_progress = self._progress_reporter(command)
-        if node.credential is not None:
-            ctx.credential, found = await self.engine.credential(
-                action, node.credential, self.record.org_id
-            )
-            if not found <= self.secret_values:
-                self.secret_values |= found
-                self.secrets = Redactor(self.secret_values)
-        with redacting(self.secrets):
-            result = await self.engine.attempt(action, model, ctx, timeout_s)
-        if isinstance(result, Park | Emit) or action.inline:
-            return result
-        return _jsonable(result)
+        steps = self.engine.steps
+        params, self.secrets = await steps.prepare(
+            action, node, ctx, scope, self.record.org_id, self.secrets
+        )
+        return await steps.execute(action, node, params, ctx, self.secrets)
 
     async def park(
         self,
@@ -503,17 +468,6 @@ class _Run:
             self.update({"status": status, "wake_at": wake})
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    try:
-        return to_jsonable_python(value)
-    except (PydanticSerializationError, ValueError, TypeError) as exc:
-        raise StepFailure(
-            f"the output is not JSON data: {exc}", "OutputError", retryable=False
-        ) from None
-
-
 class LocalEngine:
     """Drives runs on this process's event loop. Use as ``async with LocalEngine(store) as e``."""
 
@@ -548,8 +502,8 @@ class LocalEngine:
         self.metrics: EngineMetrics = metrics or EngineMetrics()
         self._runs: dict[str, _Run] = {}
         self._prepared: dict[int, tuple[Workflow, plan.Graph, str]] = {}
-        self._threads = ThreadPoolExecutor(
-            max_workers=max_threads, thread_name_prefix="flowforge-step"
+        self.steps = Steps(
+            registry, self.credentials, store, http_allow=self.http_allow, max_threads=max_threads
         )
         self._heartbeat: asyncio.Task[None] | None = None
         self.journal = Journal(store, self._on_write_failure)
@@ -577,7 +531,7 @@ class LocalEngine:
         for run in runs:
             await self.journal.call(self.store.release_lease, run.id, run.token)
         self.journal.close()
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self.steps.close()
 
     # -- public API
 
@@ -603,7 +557,7 @@ class LocalEngine:
         graph, version_id = await self._prepare(workflow, source_path)
         if trigger_node is not None and trigger_node not in graph.index:
             raise FlowForgeError(f"trigger_node: the workflow has no node {trigger_node!r}")
-        input = _jsonable_input(input)
+        input = jsonable_input(input)
         now = _now()
         record = ExecutionRecord(
             id=str(uuid.uuid4()),
@@ -678,8 +632,8 @@ class LocalEngine:
         )
         if input is not KEEP_INPUT:
             assert record.pinned is not None and from_node is not None
-            record.pinned[from_node] = _jsonable_input(input)
-        seed = _kept_frames(graph, workflow, frames, from_node, record.id)
+            record.pinned[from_node] = jsonable_input(input)
+        seed = kept_frames(graph, workflow, frames, from_node, record.id)
         await self.journal.create(record, seed)
         self.metrics.started(record)
         self._drive(record, 1, seed, graph)
@@ -809,114 +763,6 @@ class LocalEngine:
 
     # -- runtime for handlers
 
-    async def credential(
-        self, action: Action, credential_id: str, org_id: str
-    ) -> tuple[BaseModel, set[str]]:
-        """The credential of ``org_id`` that a node names, checked against its connector's
-        schema, just in time, with its secret values (to redact). Its values never reach an
-        error message."""
-        connector = self.registry.connector_of(action.type)
-        if connector.credential is None:
-            raise StepFailure(
-                f"node type {action.type} takes no credential", "CredentialError", retryable=False
-            )
-        try:
-            raw = await asyncio.to_thread(self.credentials.credential, credential_id, org_id)
-        except KeyError:
-            raise StepFailure(
-                f"no credential {credential_id!r}", "CredentialError", retryable=False
-            ) from None
-        except ValueError as exc:
-            raise StepFailure(
-                f"credential {credential_id!r}: {exc}", "CredentialError", retryable=False
-            ) from None
-        try:
-            model = connector.credential.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{format_location(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
-            raise StepFailure(
-                f"credential {credential_id!r} does not fit {connector.id}: {problems}",
-                "CredentialError",
-                retryable=False,
-            ) from None
-        return model, collect_secrets(model)
-
-    async def attempt(
-        self, action: Action, params: BaseModel, ctx: Context, timeout_s: float | None
-    ) -> Any:
-        """Call a handler once within its time limit; every failure becomes a StepFailure
-        (but cancellation), and the attempt's temporary folder is removed."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await self.invoke(action, params, ctx)
-        except TimeoutError:
-            ctx.cancel_event.set()  # a handler still running in a thread can see it and stop
-            raise StepFailure(
-                f"timed out after {timeout_s} s", "TimeoutError", retryable=True
-            ) from None
-        except ActionError as exc:
-            raise StepFailure(str(exc), exc.type, exc.retryable) from None
-        except asyncio.CancelledError:
-            ctx.cancel_event.set()
-            raise
-        except Exception as exc:
-            log.warning("%s raised %s", action.type, type(exc).__name__, exc_info=True)
-            raise StepFailure(
-                str(exc) or type(exc).__name__, type(exc).__name__, retryable=True, unexpected=True
-            ) from None
-        finally:
-            ctx.cleanup()
-
-    async def call_action(
-        self,
-        action: Action,
-        params: BaseModel,
-        *,
-        key: str,
-        credential_id: str | None = None,
-        org_id: str = DEFAULT_ORG,
-        timeout_s: float | None = None,
-    ) -> Any:
-        """Run one action outside any workflow, as the connector's REST face does: the same
-        context, credential (of ``org_id``), threads, time limit and temporary folder as a
-        step. ``key`` is the caller's idempotency key. Gives the output as JSON data; raises
-        StepFailure."""
-        ctx = Context.standalone(action.type, key=key, blobs=self.store, http_allow=self.http_allow)
-        secrets = Redactor(())
-        if credential_id is not None:
-            ctx.credential, found = await self.credential(action, credential_id, org_id)
-            secrets = Redactor(found)
-        try:
-            with redacting(secrets):
-                result = await self.attempt(action, params, ctx, timeout_s)
-        except StepFailure as failure:
-            if secrets:
-                failure.message = secrets.redact_text(failure.message)
-            raise
-        if isinstance(result, Park | Emit):
-            raise StepFailure(
-                f"{action.type} steers a workflow run and cannot be called alone",
-                "NotAService",
-                retryable=False,
-            )
-        return secrets.redact(_jsonable(result)) if secrets else _jsonable(result)
-
-    async def invoke(self, action: Action, params: BaseModel, ctx: Context) -> Any:
-        """Call a handler with its context set: async on the loop, sync in a thread unless inline."""
-        token = _current.set(ctx)
-        try:
-            if action.is_async:
-                return await action.handler(params, ctx)
-            if action.inline:
-                return action.handler(params, ctx)
-            loop = asyncio.get_running_loop()
-            call = contextvars.copy_context().run
-            return await loop.run_in_executor(self._threads, call, action.handler, params, ctx)
-        finally:
-            _current.reset(token)
-
     async def run_workflow(self, ctx: Context, ref: str, input: Any) -> Any:
         """Run ``ref`` as a child of the step in ``ctx``; resumes the child a crash left behind."""
         parent = self._runs.get(ctx.execution_id)
@@ -960,31 +806,9 @@ class LocalEngine:
         return outcome.result
 
     async def _resolve(self, ref: str, parent_source: str | None) -> tuple[Workflow, str | None]:
-        if len(ref) == 64 and all(c in "0123456789abcdef" for c in ref):
-            try:
-                return await self.journal.call(self.store.get_workflow_version, ref), None
-            except NotFound:
-                raise ActionError(f"no stored workflow {ref!r}", retryable=False) from None
-        if self.confine_files and parent_source is None:
-            raise ActionError(
-                f"sub-workflow {ref!r}: a workflow that was not loaded from a file can call "
-                "stored workflow versions only (by version id), not files",
-                retryable=False,
-                type="DefinitionError",
-            )
-        base = (Path(parent_source).parent if parent_source else Path.cwd()).resolve()
-        path = (base / ref).resolve()
-        if self.confine_files and not path.is_relative_to(base):
-            raise ActionError(
-                f"sub-workflow {ref!r}: outside the folder of the calling workflow's file",
-                retryable=False,
-                type="DefinitionError",
-            )
-        try:
-            workflow = await asyncio.to_thread(load_workflow, path)
-        except DefinitionError as exc:
-            raise ActionError(str(exc), retryable=False, type="DefinitionError") from None
-        return workflow, str(path)
+        return await resolve_workflow(
+            self.store, ref, parent_source, confine_files=self.confine_files
+        )
 
     # -- leases
 
@@ -1026,64 +850,10 @@ class LocalEngine:
 def _start_event(record: ExecutionRecord) -> plan.Start:
     return plan.Start(
         record.input,
-        _execution_info(record),
+        execution_info(record),
         trigger_node=record.trigger_node,
         pinned=record.pinned or {},
     )
-
-
-def _kept_frames(
-    graph: plan.Graph,
-    workflow: Workflow,
-    frames: list[ExecutionFrame],
-    from_node: str | None,
-    execution_id: str,
-) -> list[ExecutionFrame]:
-    """The frames a re-run from ``from_node`` keeps, renumbered for the new run: every step
-    that ``from_node`` does not lead to and that ended well (completed, skipped, or failed on
-    a node whose ``on_error`` handles it). Without ``from_node`` nothing is kept."""
-    if from_node is None:
-        return []
-    rerun = {from_node}
-    queue = [from_node]
-    while queue:
-        i = graph.index[queue.pop()]
-        for e in graph.outgoing[i]:
-            target = graph.ids[graph.edge_target[e]]
-            if target not in rerun:
-                rerun.add(target)
-                queue.append(target)
-    handled = {node.id for node in workflow.nodes if node.on_error != "fail"}
-    last: dict[tuple[str, int | None], FrameStatus] = {}
-    for frame in frames:
-        if frame.status != FrameStatus.STARTED:
-            last[(frame.node_id, frame.item)] = frame.status
-    kept = {
-        key
-        for key, status in last.items()
-        if key[0] not in rerun
-        and (
-            status in (FrameStatus.COMPLETED, FrameStatus.SKIPPED)
-            or (status == FrameStatus.FAILED and key[0] in handled)
-        )
-    }
-    out: list[ExecutionFrame] = []
-    for frame in frames:
-        if (frame.node_id, frame.item) in kept:
-            out.append(dataclasses.replace(frame, execution_id=execution_id, seq=len(out) + 1))
-    return out
-
-
-def _execution_info(record: ExecutionRecord) -> dict[str, Any]:
-    started = record.started_at or record.created_at
-    return {"id": record.id, "workflow": record.workflow_name, "started_at": started.isoformat()}
-
-
-def _jsonable_input(value: Any) -> Any:
-    try:
-        return to_jsonable_python(value)
-    except (PydanticSerializationError, ValueError, TypeError) as exc:
-        raise FlowForgeError(f"input: not JSON data: {exc}") from None
 
 
 def _restore_history(run: _Run, frames: list[ExecutionFrame]) -> None:

@@ -1,0 +1,114 @@
+"""What both drivers do alike around a run: its ``execution`` scope, the frames a re-run keeps,
+the workflow a sub-workflow step names."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+from flowforge.connectors.sdk import ActionError
+from flowforge.engine import plan
+from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, FrameStatus
+from flowforge.errors import DefinitionError, FlowForgeError
+from flowforge.model import Workflow, load_workflow
+from flowforge.store import ExecutionStore, NotFound
+
+__all__ = [
+    "MAX_SUBWORKFLOW_DEPTH",
+    "execution_info",
+    "jsonable_input",
+    "kept_frames",
+    "resolve_workflow",
+]
+
+MAX_SUBWORKFLOW_DEPTH = 16
+
+
+def kept_frames(
+    graph: plan.Graph,
+    workflow: Workflow,
+    frames: list[ExecutionFrame],
+    from_node: str | None,
+    execution_id: str,
+) -> list[ExecutionFrame]:
+    """The frames a re-run from ``from_node`` keeps, renumbered for the new run: every step
+    that ``from_node`` does not lead to and that ended well (completed, skipped, or failed on
+    a node whose ``on_error`` handles it). Without ``from_node`` nothing is kept."""
+    if from_node is None:
+        return []
+    rerun = {from_node}
+    queue = [from_node]
+    while queue:
+        i = graph.index[queue.pop()]
+        for e in graph.outgoing[i]:
+            target = graph.ids[graph.edge_target[e]]
+            if target not in rerun:
+                rerun.add(target)
+                queue.append(target)
+    handled = {node.id for node in workflow.nodes if node.on_error != "fail"}
+    last: dict[tuple[str, int | None], FrameStatus] = {}
+    for frame in frames:
+        if frame.status != FrameStatus.STARTED:
+            last[(frame.node_id, frame.item)] = frame.status
+    kept = {
+        key
+        for key, status in last.items()
+        if key[0] not in rerun
+        and (
+            status in (FrameStatus.COMPLETED, FrameStatus.SKIPPED)
+            or (status == FrameStatus.FAILED and key[0] in handled)
+        )
+    }
+    out: list[ExecutionFrame] = []
+    for frame in frames:
+        if (frame.node_id, frame.item) in kept:
+            out.append(dataclasses.replace(frame, execution_id=execution_id, seq=len(out) + 1))
+    return out
+
+
+def execution_info(record: ExecutionRecord) -> dict[str, Any]:
+    started = record.started_at or record.created_at
+    return {"id": record.id, "workflow": record.workflow_name, "started_at": started.isoformat()}
+
+
+def jsonable_input(value: Any) -> Any:
+    try:
+        return to_jsonable_python(value)
+    except (PydanticSerializationError, ValueError, TypeError) as exc:
+        raise FlowForgeError(f"input: not JSON data: {exc}") from None
+
+
+async def resolve_workflow(
+    store: ExecutionStore, ref: str, parent_source: str | None, *, confine_files: bool
+) -> tuple[Workflow, str | None]:
+    """The workflow a ``flow.subworkflow`` step names: a stored version id, or a file path
+    relative to the calling workflow's file. ActionError when it cannot be had."""
+    if len(ref) == 64 and all(c in "0123456789abcdef" for c in ref):
+        try:
+            return await asyncio.to_thread(store.get_workflow_version, ref), None
+        except NotFound:
+            raise ActionError(f"no stored workflow {ref!r}", retryable=False) from None
+    if confine_files and parent_source is None:
+        raise ActionError(
+            f"sub-workflow {ref!r}: a workflow that was not loaded from a file can call "
+            "stored workflow versions only (by version id), not files",
+            retryable=False,
+            type="DefinitionError",
+        )
+    base = (Path(parent_source).parent if parent_source else Path.cwd()).resolve()
+    path = (base / ref).resolve()
+    if confine_files and not path.is_relative_to(base):
+        raise ActionError(
+            f"sub-workflow {ref!r}: outside the folder of the calling workflow's file",
+            retryable=False,
+            type="DefinitionError",
+        )
+    try:
+        workflow = await asyncio.to_thread(load_workflow, path)
+    except DefinitionError as exc:
+        raise ActionError(str(exc), retryable=False, type="DefinitionError") from None
+    return workflow, str(path)
