@@ -183,6 +183,8 @@ def test_a_version_id_is_the_hash_of_the_canonical_json(any_store: ExecutionStor
     vid = any_store.put_workflow_version(flow)
     assert vid == hashlib.sha256(canonical.encode()).hexdigest()
     assert any_store.get_workflow_version(vid) == flow
+    # stored as written: the same id, the keys in their own order
+    assert list(any_store.get_workflow_version(vid).vars) == ["b", "a"]
 
 
 def test_a_version_is_stored_once(make_store: Callable[[], SqlStore]) -> None:

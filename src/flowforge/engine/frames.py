@@ -99,6 +99,7 @@ class ExecutionRecord:
     retry_of: str | None = None  # the run this one retries or re-runs from a node
     pinned: dict[str, Any] | None = None  # node id -> the input a re-run gives that node
     org_id: str = DEFAULT_ORG  # whose run it is: its credentials, who may see it
+    temporal_workflow_id: str | None = None  # the Temporal workflow driving it, if any
 
 
 class ExecutionUpdate(TypedDict, total=False):

@@ -311,6 +311,10 @@ class WorkflowCatalog:
         failures never start another's workflows."""
         return self._triggers(triggers.c.kind == "error", workflows.c.org_id == org_id)
 
+    def schedules(self) -> list[tuple[WorkflowEntry, TriggerSpec]]:
+        """Every schedule of the active workflows."""
+        return self._triggers(triggers.c.kind == "schedule")
+
     def due_schedules(self, now: datetime) -> list[tuple[WorkflowEntry, TriggerSpec]]:
         """Schedules whose next tick is at or before ``now``."""
         return self._triggers(triggers.c.kind == "schedule", triggers.c.next_at <= now)

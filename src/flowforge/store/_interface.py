@@ -25,6 +25,7 @@ __all__ = [
     "LeaseLost",
     "NotFound",
     "StoreError",
+    "frame_key",
     "write_each",
 ]
 
@@ -185,8 +186,20 @@ class ExecutionStore(Protocol):
         ...
 
     def unfinished(self, limit: int = 1000) -> list[ExecutionRecord]:
-        """Executions not finished (PENDING, RUNNING, WAITING), oldest first; whether one can
-        be taken over is for ``acquire_lease`` to decide."""
+        """Executions not finished (PENDING, RUNNING, WAITING) that no Temporal workflow
+        drives, oldest first; whether one can be taken over is for ``acquire_lease`` to decide."""
+        ...
+
+    def journal_frames(
+        self,
+        execution_id: str,
+        frames: Sequence[ExecutionFrame],
+        update: ExecutionUpdate | None = None,
+    ) -> list[ExecutionFrame]:
+        """Append frames that several processes write at once, without a lease (the Temporal
+        driver's activities: Temporal decides who drives a run). Each frame gets the next
+        ``seq`` (its own is ignored); a frame whose node, item, attempt and status are in the
+        journal already is skipped, so a retried write adds nothing. Gives the frames added."""
         ...
 
     def request_cancel(self, execution_id: str) -> ExecutionRecord:
@@ -200,6 +213,11 @@ class ExecutionStore(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+def frame_key(frame: ExecutionFrame) -> tuple[str, int | None, int, str]:
+    """What makes a frame written by ``journal_frames`` unique in its execution."""
+    return (frame.node_id, frame.item, frame.attempt, str(frame.status))
 
 
 def write_each(

@@ -28,6 +28,7 @@ from flowforge.store._interface import (
     LeaseLost,
     NotFound,
     StoreError,
+    frame_key,
     write_each,
 )
 from flowforge.store._tables import version_id
@@ -190,7 +191,11 @@ class MemoryStore:
 
     def unfinished(self, limit: int = 1000) -> list[ExecutionRecord]:
         with self._lock:
-            rows = [r for r in self._executions.values() if r.status in _UNFINISHED]
+            rows = [
+                r
+                for r in self._executions.values()
+                if r.status in _UNFINISHED and r.temporal_workflow_id is None
+            ]
             rows.sort(key=lambda r: (r.created_at, r.id))
             return [copy.deepcopy(r) for r in rows[:limit]]
 
@@ -246,6 +251,38 @@ class MemoryStore:
         self, execution_id: str, lease_token: int, update: ExecutionUpdate
     ) -> None:
         self.append_frames(execution_id, lease_token, (), update)
+
+    def journal_frames(
+        self,
+        execution_id: str,
+        frames: Sequence[ExecutionFrame],
+        update: ExecutionUpdate | None = None,
+    ) -> list[ExecutionFrame]:
+        with self._lock:
+            record = self._get(execution_id)
+            journal = self._frames[execution_id]
+            seen = {frame_key(f) for f in journal}
+            added: list[ExecutionFrame] = []
+            for frame in frames:
+                if frame.execution_id != execution_id:
+                    raise StoreError(
+                        f"execution {execution_id}: cannot append a frame of {frame.execution_id}"
+                    )
+                if frame_key(frame) in seen:
+                    continue
+                seen.add(frame_key(frame))
+                seq = (journal[-1].seq if journal else 0) + 1
+                stored = _stored(dataclasses.replace(frame, seq=seq), _FRAME_TIMES)
+                journal.append(stored)
+                added.append(copy.deepcopy(stored))
+            changes: dict[str, Any] = copy.deepcopy(dict(update or {}))
+            for key in changes.keys() & set(_RECORD_TIMES):
+                changes[key] = _utc(changes[key])
+            if "status" in changes:
+                changes["status"] = ExecutionStatus(changes["status"])
+            for key, value in changes.items():
+                setattr(record, key, value)
+            return added
 
     def acquire_lease(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -31,6 +32,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import update as sql_update  # ``update`` is a parameter name below
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
@@ -52,6 +54,7 @@ from flowforge.store._interface import (
     LeaseLost,
     NotFound,
     StoreError,
+    frame_key,
     write_each,
 )
 from flowforge.store._tables import (
@@ -66,7 +69,7 @@ __all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStore", "normalize_url"]
 
 # The newest Alembic revision. Knowing it without loading the scripts lets a store open a
 # migrated database in a millisecond or two; a test keeps it equal to the scripts' head.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK_KEY = 0x466C6F77  # any constant: PostgreSQL advisory locks are keyed by number
 _UNFINISHED = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
@@ -349,7 +352,10 @@ class SqlStore:
     def unfinished(self, limit: int = 1000) -> list[ExecutionRecord]:
         query = (
             select(executions)
-            .where(executions.c.status.in_([s.value for s in _UNFINISHED]))
+            .where(
+                executions.c.status.in_([s.value for s in _UNFINISHED]),
+                executions.c.temporal_workflow_id.is_(None),
+            )
             .order_by(executions.c.created_at, executions.c.id)
             .limit(limit)
         )
@@ -392,6 +398,68 @@ class SqlStore:
         self, execution_id: str, lease_token: int, update: ExecutionUpdate
     ) -> None:
         self.append_frames(execution_id, lease_token, (), update)
+
+    def journal_frames(
+        self,
+        execution_id: str,
+        frames: Sequence[ExecutionFrame],
+        update: ExecutionUpdate | None = None,
+    ) -> list[ExecutionFrame]:
+        _check_frames(execution_id, frames)
+        with self._write() as conn:
+            # The row lock (PostgreSQL; SQLite's write lock is taken at BEGIN) makes writers of
+            # one execution take their turn, so that seq numbers never collide.
+            last_seq = (
+                select(func.max(execution_frames.c.seq))
+                .where(execution_frames.c.execution_id == execution_id)
+                .scalar_subquery()
+            )
+            if conn.dialect.name == "postgresql":
+                # lock first, then read: a statement that waited for the lock would otherwise
+                # read the frames as they were before the writer it waited for
+                locked = select(executions.c.id).where(executions.c.id == execution_id)
+                if conn.execute(locked.with_for_update()).first() is None:
+                    raise NotFound(f"no execution {execution_id!r}")
+                row = conn.execute(
+                    select(executions.c.id, last_seq).where(executions.c.id == execution_id)
+                ).first()
+            else:  # SQLite's write lock is taken at BEGIN: one statement reads both
+                row = conn.execute(
+                    select(executions.c.id, last_seq).where(executions.c.id == execution_id)
+                ).first()
+            if row is None:
+                raise NotFound(f"no execution {execution_id!r}")
+            added: list[ExecutionFrame] = []
+            if frames:
+                nodes = {f.node_id for f in frames}
+                existing = conn.execute(
+                    select(
+                        execution_frames.c.node_id,
+                        execution_frames.c.item,
+                        execution_frames.c.attempt,
+                        execution_frames.c.status,
+                    ).where(
+                        execution_frames.c.execution_id == execution_id,
+                        execution_frames.c.node_id.in_(nodes),
+                    )
+                )
+                seen = {(r.node_id, r.item, r.attempt, r.status) for r in existing}
+                seq = int(row[1] or 0)
+                for frame in frames:
+                    key = frame_key(frame)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    seq += 1
+                    added.append(dataclasses.replace(frame, seq=seq))
+                if added:
+                    conn.execute(insert(execution_frames), [_frame_row(f) for f in added])
+            values = _update_values(update)
+            if values:
+                conn.execute(
+                    sql_update(executions).where(executions.c.id == execution_id).values(**values)
+                )
+        return added
 
     def write_batch(
         self, creates: Sequence[Create], appends: Sequence[Append]

@@ -133,6 +133,8 @@ executions = Table(
     Column("retry_of", String(36)),  # the run this one retries or re-runs
     Column("pinned", _Json),  # node id -> the input a re-run gives that node
     Column("org_id", String(64), nullable=False, server_default=DEFAULT_ORG),
+    # set when a Temporal workflow drives the run (its id): no lease, no local takeover
+    Column("temporal_workflow_id", String(200)),
     Index(None, "status", "created_at"),
     Index(None, "org_id", "created_at", "id"),
     Index(None, "workflow_id", "created_at", "id"),
@@ -425,8 +427,10 @@ def version_id(workflow: Workflow) -> str:
 
 
 def canonical(workflow: Workflow) -> tuple[str, str]:
-    """The version id and the canonical JSON of a definition: compact, keys sorted, defaults
-    left out, so that equal definitions get one id however they were written."""
+    """The version id and the JSON to store of a definition. The id hashes the canonical form
+    (compact, keys sorted, defaults left out), so that equal definitions get one id however
+    they were written; the stored JSON keeps the keys in the order they were written, which
+    is the order a node's parameters and outputs show them in."""
     data = workflow.model_dump(mode="json", exclude_defaults=True)
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest(), text
+    key = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(key.encode()).hexdigest(), json.dumps(data, separators=(",", ":"))
