@@ -23,6 +23,8 @@ BENCHMARKS = [
     "request_guard.py",
     "ratelimit_overhead.py",
     "redaction.py",
+    "temporal_chain.py",
+    "temporal_throughput.py",
 ]
 
 

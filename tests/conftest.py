@@ -66,3 +66,15 @@ def store(make_store: Callable[[], SqlStore]) -> ExecutionStore:
 @pytest.fixture
 def memory_store() -> MemoryStore:
     return MemoryStore()
+
+
+@pytest.fixture(scope="session")
+def temporal_server() -> Iterator[str]:
+    """``host:port`` of a Temporal server (namespace ``default``) shared by the session: a dev
+    server started on first use, or the one FLOWFORGE_TEST_TEMPORAL_ADDRESS names. Tests keep
+    apart by task queue and workflow id."""
+    # imported here: sessions without Temporal tests do not pay for importing temporalio
+    from temporal_support import temporal_address
+
+    with temporal_address() as address:
+        yield address

@@ -22,6 +22,7 @@ from flowforge import __version__
 from flowforge.cli_access import login, logout, orgs_app, whoami
 from flowforge.cli_credentials import credentials_app, keys_app
 from flowforge.cli_serve import serve
+from flowforge.cli_temporal import temporal_dev, worker
 from flowforge.client import Client, ServerError, ServerUnreachable
 from flowforge.config import Settings
 from flowforge.connectors import Registry, builtin_registry
@@ -57,6 +58,8 @@ app.add_typer(credentials_app, name="credentials")
 app.add_typer(keys_app, name="keys")
 app.add_typer(orgs_app, name="orgs")
 app.command()(serve)
+app.command("temporal-dev")(temporal_dev)
+app.command()(worker)
 app.command()(login)
 app.command()(logout)
 app.command()(whoami)

@@ -102,6 +102,56 @@ class Settings(BaseSettings):
         "configured providers (off: it costs time on every request)",
     )
 
+    backend: str = Field(
+        "local",
+        pattern="^(local|temporal)$",
+        description="Who drives runs: local (this process, on asyncio) or temporal (a Temporal "
+        "cluster and flowforge worker processes)",
+    )
+    temporal_address: str = Field(
+        "127.0.0.1:7233", description="host:port of the Temporal frontend (backend temporal)"
+    )
+    temporal_namespace: str = Field("default", min_length=1, description="Temporal namespace")
+    temporal_task_queue: str = Field(
+        "flowforge", min_length=1, description="Task queue the workers poll and runs start on"
+    )
+    temporal_tls: bool = Field(False, description="Connect to Temporal over TLS")
+    temporal_api_key: str | None = Field(
+        None, description="API key for Temporal (Temporal Cloud); implies TLS", repr=False
+    )
+    temporal_inline_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Node outputs and run inputs larger than this (as JSON) are kept in the "
+        "FlowForge store and travel through Temporal as references",
+    )
+    temporal_heartbeat_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="A step whose worker stops heartbeating for this long is tried again "
+        "elsewhere (a worker that died mid-step)",
+    )
+    temporal_step_timeout_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="Time limit of a step whose node sets no timeout_s, as Temporal enforces it",
+    )
+    worker_max_activities: int = Field(
+        64, ge=1, le=10_000, description="Steps one flowforge worker runs at once"
+    )
+    worker_max_workflow_tasks: int = Field(
+        64, ge=1, le=10_000, description="Workflow tasks one flowforge worker runs at once"
+    )
+    worker_shutdown_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="On stop, how long a flowforge worker lets its steps finish before "
+        "cancelling them (Temporal then runs them again on another worker)",
+    )
+
     def http_allow_list(self) -> tuple[str, ...]:
         """``http_allow`` as a list."""
         return tuple(h.strip() for h in self.http_allow.split(",") if h.strip())

@@ -10,17 +10,17 @@ import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flowforge import __version__
 from flowforge.config import Settings
 from flowforge.connectors import Registry, builtin_registry
 from flowforge.connectors.sdk import Blob
 from flowforge.credentials import Credentials
-from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionStatus
+from flowforge.engine.frames import ExecutionFrame, ExecutionRecord
 from flowforge.engine.local import ExecutionResult, LocalEngine, Progress
 from flowforge.engine.validate import check
-from flowforge.errors import DefinitionError
+from flowforge.errors import DefinitionError, FlowForgeError
 from flowforge.metrics import Metrics
 from flowforge.model import Workflow, load_workflow
 from flowforge.security.auth import Auth
@@ -28,7 +28,6 @@ from flowforge.security.ratelimit import WEBHOOK_POLICY, WEBHOOKS, Policy, RateL
 from flowforge.store import (
     AuditLog,
     Conflict,
-    Duplicate,
     ShareStore,
     SqlStore,
     TriggerSpec,
@@ -36,6 +35,10 @@ from flowforge.store import (
     WorkflowEntry,
 )
 from flowforge.triggers import Scheduler, trigger_specs
+from flowforge.triggers.errors import fire_error_triggers, watches_failures
+
+if TYPE_CHECKING:  # imported when the temporal backend is chosen: temporalio is slow to load
+    from flowforge.engine.temporal import TemporalEngine
 
 __all__ = ["EXAMPLES", "FrameHub", "Server"]
 
@@ -45,6 +48,7 @@ EXAMPLES = Path(__file__).with_name("examples")
 WEBHOOK_CACHE_S = 1.0
 LOGIN_GROUP = "login"  # the rate limit group of sign-in attempts, counted per client address
 MAINTENANCE_S = 60.0
+SCHEDULE_SYNC_S = 30.0
 
 
 class FrameHub:
@@ -123,7 +127,7 @@ class Server:
             },
             strategy=cast(Strategy, settings.ratelimit_strategy),
         )
-        self.engine: LocalEngine
+        self.engine: LocalEngine | TemporalEngine
         self._definitions: dict[str, Workflow] = {}
         self._hooks: dict[str, tuple[float, int, tuple[WorkflowEntry, TriggerSpec] | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -145,31 +149,39 @@ class Server:
         await asyncio.to_thread(self.auth.open)
         await asyncio.to_thread(self.auth.bootstrap)
         self.metrics.watch_runs(self.store.count_executions)
-        self.engine = LocalEngine(
-            self.store,
-            self.registry,
-            lease_ttl_s=self.settings.lease_ttl_s,
-            metrics=self.metrics,
-            confine_files=True,
-            http_allow=self.settings.http_allow_list(),
-            credentials=self.credentials,
-        )
-        await self.engine.__aenter__()
-        self.engine.listeners.append(self.hub.frame)
-        self.engine.finish_listeners.append(self.hub.finished)
-        self.engine.progress_listeners.append(self.hub.progress)
-        self.engine.finish_listeners.append(self._on_finished)
+        if self.settings.backend == "temporal":
+            self.engine = await self._temporal_engine()
+        else:
+            self.engine = LocalEngine(
+                self.store,
+                self.registry,
+                lease_ttl_s=self.settings.lease_ttl_s,
+                metrics=self.metrics,
+                confine_files=True,
+                http_allow=self.settings.http_allow_list(),
+                credentials=self.credentials,
+            )
+            await self.engine.__aenter__()
+            self.engine.listeners.append(self.hub.frame)
+            self.engine.finish_listeners.append(self.hub.finished)
+            self.engine.progress_listeners.append(self.hub.progress)
+            self.engine.finish_listeners.append(self._on_finished)
         if self.load_examples:
             await asyncio.to_thread(self._load_examples)
-        resumed = await self.engine.resume_all()
-        if resumed:
-            log.info("resumed %d run(s) left by a previous process", len(resumed))
-        self.scheduler = Scheduler(self.catalog, self._start_records)
-        self._tasks = [
-            asyncio.create_task(self.scheduler.run(), name="flowforge-schedules"),
-            asyncio.create_task(self._takeover(), name="flowforge-takeover"),
-            asyncio.create_task(self._maintain_auth(), name="flowforge-auth"),
-        ]
+        self._tasks = [asyncio.create_task(self._maintain_auth(), name="flowforge-auth")]
+        if isinstance(self.engine, LocalEngine):
+            resumed = await self.engine.resume_all()
+            if resumed:
+                log.info("resumed %d run(s) left by a previous process", len(resumed))
+            self.scheduler = Scheduler(self.catalog, self._start_records)
+            self._tasks += [
+                asyncio.create_task(self.scheduler.run(), name="flowforge-schedules"),
+                asyncio.create_task(self._takeover(), name="flowforge-takeover"),
+            ]
+        else:
+            self._tasks.append(
+                asyncio.create_task(self._sync_schedules(), name="flowforge-schedules")
+            )
         if self.settings.retention_days is not None:
             self._tasks.append(asyncio.create_task(self._retention(), name="flowforge-retention"))
 
@@ -257,8 +269,49 @@ class Server:
 
     async def _start_records(self, records: list[ExecutionRecord]) -> None:
         """Drive runs that a trigger created as PENDING rows."""
+        assert isinstance(self.engine, LocalEngine)
         for record in records:
             await self.engine.resume(record.id)
+
+    async def _temporal_engine(self) -> TemporalEngine:
+        """The engine of the temporal backend: runs start on Temporal, workers drive them."""
+        from flowforge.engine.temporal import TemporalEngine, connect
+
+        try:
+            client = await connect(self.settings)
+        except RuntimeError as exc:
+            raise FlowForgeError(
+                f"cannot reach Temporal at {self.settings.temporal_address}: {exc}"
+            ) from None
+        return TemporalEngine(
+            self.store,
+            self.registry,
+            client,
+            task_queue=self.settings.temporal_task_queue,
+            credentials=self.credentials,
+            http_allow=self.settings.http_allow_list(),
+        )
+
+    async def _sync_schedules(self) -> None:
+        """Keep a Temporal Schedule for every cron trigger of an active workflow: at once
+        after a change of the catalogue here, and every ``SCHEDULE_SYNC_S`` (changes made by
+        other API processes)."""
+        from flowforge.engine.temporal import ScheduleSync, TemporalEngine
+
+        assert isinstance(self.engine, TemporalEngine)
+        sync = ScheduleSync(self.engine.client, self.catalog, self.settings.temporal_task_queue)
+        seen = -1
+        next_full = 0.0
+        while True:
+            now = time.monotonic()
+            if self.catalog.changes != seen or now >= next_full:
+                seen = self.catalog.changes
+                next_full = now + SCHEDULE_SYNC_S
+                try:
+                    await sync.sync()
+                except Exception:
+                    log.exception("syncing Temporal Schedules failed")
+            await asyncio.sleep(0.5)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run work in the background; ``stop`` cancels it."""
@@ -277,55 +330,11 @@ class Server:
     # -- the error trigger
 
     def _on_finished(self, record: ExecutionRecord, outcome: ExecutionResult) -> None:
-        if (
-            outcome.status == ExecutionStatus.FAILED
-            and record.workflow_id is not None
-            and record.parent_id is None
-            and not (record.dedupe_key or "").startswith("error:")  # no error-trigger loops
-        ):
-            self.spawn(self._fire_error_triggers(record, outcome))
-
-    async def _fire_error_triggers(self, record: ExecutionRecord, outcome: ExecutionResult) -> None:
-        watchers = await asyncio.to_thread(self.catalog.error_triggers, record.org_id)
-        failure = {
-            "execution": {
-                "id": record.id,
-                "workflow_id": record.workflow_id,
-                "workflow": record.workflow_name,
-                "error": outcome.error,
-                "input": record.input,
-                "started_at": (record.started_at or record.created_at).isoformat(),
-                "finished_at": datetime.now(UTC).isoformat(),
-                "retry_of": record.retry_of,
-            }
-        }
-        for entry, spec in watchers:
-            if entry.id == record.workflow_id:
-                continue
-            watched = spec.config.get("workflows") or []
-            if (
-                watched
-                and record.workflow_id not in watched
-                and record.workflow_name not in watched
-            ):
-                continue
-            try:
-                run_id = await self.start_run(
-                    entry,
-                    failure,
-                    trigger_node=spec.node_id,
-                    dedupe_key=f"error:{record.id}:{entry.id}:{spec.node_id}",
+        if watches_failures(record, outcome.status):
+            self.spawn(
+                fire_error_triggers(
+                    self.catalog, self.engine, record, outcome.status, outcome.error
                 )
-            except Duplicate:
-                continue
-            except Exception:
-                log.exception("error trigger %s/%s could not start", entry.name, spec.node_id)
-                continue
-            log.info(
-                "execution %s failed: error workflow %s started as %s",
-                record.id,
-                entry.name,
-                run_id,
             )
 
     # -- background loops

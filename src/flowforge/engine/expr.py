@@ -569,6 +569,53 @@ def names_used(source: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def nodes_read(value: object) -> frozenset[str] | None:
+    """The ids under ``nodes`` that a structure's expressions read (``nodes.x``,
+    ``nodes['x']``); None when one reads ``nodes`` in a way that names no id (``nodes[k]``,
+    ``nodes | list``): it may read any of them."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "{{" in v:
+                ids = _nodes_read(v)
+                if ids is None:
+                    return None
+                found |= ids
+        elif isinstance(v, Mapping):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return frozenset(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _nodes_read(source: str) -> frozenset[str] | None:
+    ids: set[str] = set()
+    for part in _parse(source, DEFAULT_LIMITS.max_source_chars).parts:
+        if not isinstance(part, _Expr):
+            continue
+        tree = _ENV.parse("{{ " + part.source + " }}")
+        uses = sum(1 for n in tree.find_all(nodes.Name) if n.name == "nodes")
+        named = 0
+        for n in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            target = n.node  # type: ignore[attr-defined]
+            if not (isinstance(target, nodes.Name) and target.name == "nodes"):
+                continue
+            if isinstance(n, nodes.Getattr):
+                ids.add(n.attr)
+                named += 1
+            elif isinstance(n, nodes.Getitem):
+                arg = n.arg
+                if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+                    ids.add(arg.value)
+                    named += 1
+        if named != uses:
+            return None
+    return frozenset(ids)
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
