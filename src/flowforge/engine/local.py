@@ -43,15 +43,17 @@ from flowforge.engine.frames import (
 )
 from flowforge.engine.journal import Journal
 from flowforge.engine.runs import (
+    KEEP_INPUT,
     MAX_SUBWORKFLOW_DEPTH,
     execution_info,
     jsonable_input,
-    kept_frames,
+    rerun_from,
+    rerun_record,
     resolve_workflow,
 )
 from flowforge.engine.steps import Secrets, StepFailure, Steps
 from flowforge.engine.validate import check
-from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
+from flowforge.errors import DefinitionError, FlowForgeError
 from flowforge.model import MAIN_PORT, Node, Workflow
 from flowforge.store import ExecutionStore
 
@@ -137,9 +139,6 @@ class EngineMetrics:
 
     def step(self, node_type: str, status: FrameStatus, duration_ms: float) -> None:
         """An attempt of a step ended."""
-
-
-KEEP_INPUT: Any = object()  # rerun(): keep the recorded input of the node
 
 
 class _Run:
@@ -597,43 +596,24 @@ class LocalEngine:
         Completed steps are copied, not re-run: their frames are the new run's first frames.
         """
         old = await self.journal.call(self.store.get_execution, execution_id)
-        if from_node is None:
-            if old.status not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
-                raise StateConflict(
-                    f"execution {execution_id} is {old.status.value}: only a failed or "
-                    "cancelled run can be retried"
-                )
-            from_node = (old.error or {}).get("node")
+        from_node = rerun_from(old, from_node)
         workflow = await self.journal.call(self.store.get_workflow_version, old.workflow_version_id)
         graph = check(workflow, self.registry, old.source_path)
-        if from_node is not None and from_node not in graph.index:
-            raise FlowForgeError(f"node: the workflow has no node {from_node!r}")
-        if input is not KEEP_INPUT and from_node is None:
-            raise FlowForgeError("input: give the node whose input it replaces")
         frames = await self.journal.call(self.store.get_frames, execution_id)
         now = _now()
-        record = ExecutionRecord(
+        record, seed = rerun_record(
+            old,
+            workflow,
+            graph,
+            frames,
+            from_node,
+            input,
             id=str(uuid.uuid4()),
-            workflow_version_id=old.workflow_version_id,
-            workflow_name=old.workflow_name,
-            status=ExecutionStatus.RUNNING,
-            created_at=now,
-            started_at=now,
-            input=old.input,
-            source_path=old.source_path,
+            now=now,
             lease_owner=self.owner,
             lease_expires_at=now + self.lease_ttl,
             lease_token=1,
-            workflow_id=old.workflow_id,
-            trigger_node=old.trigger_node,
-            retry_of=old.id,
-            pinned=dict(old.pinned or {}),
-            org_id=old.org_id,
         )
-        if input is not KEEP_INPUT:
-            assert record.pinned is not None and from_node is not None
-            record.pinned[from_node] = jsonable_input(input)
-        seed = kept_frames(graph, workflow, frames, from_node, record.id)
         await self.journal.create(record, seed)
         self.metrics.started(record)
         self._drive(record, 1, seed, graph)

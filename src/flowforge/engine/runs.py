@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +13,80 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from flowforge.connectors.sdk import ActionError
 from flowforge.engine import plan
-from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, FrameStatus
-from flowforge.errors import DefinitionError, FlowForgeError
+from flowforge.engine.frames import ExecutionFrame, ExecutionRecord, ExecutionStatus, FrameStatus
+from flowforge.errors import DefinitionError, FlowForgeError, StateConflict
 from flowforge.model import Workflow, load_workflow
 from flowforge.store import ExecutionStore, NotFound
 
 __all__ = [
+    "KEEP_INPUT",
     "MAX_SUBWORKFLOW_DEPTH",
     "execution_info",
     "jsonable_input",
     "kept_frames",
+    "rerun_from",
+    "rerun_record",
     "resolve_workflow",
 ]
 
 MAX_SUBWORKFLOW_DEPTH = 16
+KEEP_INPUT: Any = object()  # rerun(): keep the recorded input of the node
+
+
+def rerun_from(old: ExecutionRecord, from_node: str | None) -> str | None:
+    """The node a re-run of ``old`` starts from: ``from_node``, or for a retry (none given)
+    the node that failed the run, None when no node did (from the start). StateConflict for
+    a retry of a run that neither failed nor was cancelled."""
+    if from_node is not None:
+        return from_node
+    if old.status not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
+        raise StateConflict(
+            f"execution {old.id} is {old.status.value}: only a failed or cancelled run can be "
+            "retried"
+        )
+    node = (old.error or {}).get("node")
+    return str(node) if node is not None else None
+
+
+def rerun_record(
+    old: ExecutionRecord,
+    workflow: Workflow,
+    graph: plan.Graph,
+    frames: list[ExecutionFrame],
+    from_node: str | None,
+    input: Any,
+    *,
+    id: str,
+    now: datetime,
+    **driver: Any,
+) -> tuple[ExecutionRecord, list[ExecutionFrame]]:
+    """The new run of a re-run from ``from_node`` (``input`` replacing that node's input
+    unless KEEP_INPUT) and the frames it keeps; ``driver`` sets the columns of the driver
+    that runs it (a lease, a Temporal workflow id)."""
+    if from_node is not None and from_node not in graph.index:
+        raise FlowForgeError(f"node: the workflow has no node {from_node!r}")
+    if input is not KEEP_INPUT and from_node is None:
+        raise FlowForgeError("input: give the node whose input it replaces")
+    record = ExecutionRecord(
+        id=id,
+        workflow_version_id=old.workflow_version_id,
+        workflow_name=old.workflow_name,
+        status=ExecutionStatus.RUNNING,
+        created_at=now,
+        started_at=now,
+        input=old.input,
+        source_path=old.source_path,
+        workflow_id=old.workflow_id,
+        trigger_node=old.trigger_node,
+        retry_of=old.id,
+        pinned=dict(old.pinned or {}),
+        org_id=old.org_id,
+        **driver,
+    )
+    if input is not KEEP_INPUT:
+        assert record.pinned is not None and from_node is not None
+        record.pinned[from_node] = jsonable_input(input)
+    return record, kept_frames(graph, workflow, frames, from_node, record.id)
 
 
 def kept_frames(

@@ -26,13 +26,13 @@ from flowforge.engine.frames import (
     ExecutionRecord,
     ExecutionStatus,
 )
-from flowforge.engine.local import KEEP_INPUT, ExecutionResult
-from flowforge.engine.runs import jsonable_input, kept_frames
+from flowforge.engine.local import ExecutionResult
+from flowforge.engine.runs import KEEP_INPUT, jsonable_input, rerun_from, rerun_record
 from flowforge.engine.steps import Steps
 from flowforge.engine.temporal._converter import with_converter
 from flowforge.engine.temporal._messages import WORKFLOW_NAME, RunInput
 from flowforge.engine.validate import check
-from flowforge.errors import FlowForgeError, StateConflict
+from flowforge.errors import FlowForgeError
 from flowforge.model import Workflow
 from flowforge.store import ExecutionStore
 
@@ -162,44 +162,23 @@ class TemporalEngine:
     ) -> str:
         """A new run that keeps the journal of every step ``from_node`` does not lead to
         (see LocalEngine.rerun)."""
-        keep = input is KEEP_INPUT
         old = await asyncio.to_thread(self.store.get_execution, execution_id)
-        if from_node is None:
-            if old.status not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
-                raise StateConflict(
-                    f"execution {execution_id} is {old.status.value}: only a failed or "
-                    "cancelled run can be retried"
-                )
-            from_node = (old.error or {}).get("node")
+        from_node = rerun_from(old, from_node)
         workflow = await asyncio.to_thread(self.store.get_workflow_version, old.workflow_version_id)
         graph = check(workflow, self.registry, old.source_path)
-        if from_node is not None and from_node not in graph.index:
-            raise FlowForgeError(f"node: the workflow has no node {from_node!r}")
-        if not keep and from_node is None:
-            raise FlowForgeError("input: give the node whose input it replaces")
         frames = await asyncio.to_thread(self.store.get_frames, execution_id)
-        now = _now()
         new_id = str(uuid.uuid4())
-        record = ExecutionRecord(
+        record, seed = rerun_record(
+            old,
+            workflow,
+            graph,
+            frames,
+            from_node,
+            input,
             id=new_id,
-            workflow_version_id=old.workflow_version_id,
-            workflow_name=old.workflow_name,
-            status=ExecutionStatus.RUNNING,
-            created_at=now,
-            started_at=now,
-            input=old.input,
-            source_path=old.source_path,
-            workflow_id=old.workflow_id,
-            trigger_node=old.trigger_node,
-            retry_of=old.id,
-            pinned=dict(old.pinned or {}),
-            org_id=old.org_id,
+            now=_now(),
             temporal_workflow_id=new_id,
         )
-        if not keep:
-            assert record.pinned is not None and from_node is not None
-            record.pinned[from_node] = jsonable_input(input)
-        seed = kept_frames(graph, workflow, frames, from_node, new_id)
         await asyncio.to_thread(self.store.create_execution, record, seed)
         await self._start(record)
         return new_id
