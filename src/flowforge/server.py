@@ -342,6 +342,7 @@ class Server:
     async def _takeover(self) -> None:
         """Resume runs whose owner died or whose lease expired (another server process that
         crashed, or runs created as PENDING by a process that stopped before driving them)."""
+        assert isinstance(self.engine, LocalEngine)
         interval = max(1.0, self.settings.lease_ttl_s / 2)
         while True:
             await asyncio.sleep(interval)

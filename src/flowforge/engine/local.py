@@ -47,6 +47,7 @@ from flowforge.engine.runs import (
     MAX_SUBWORKFLOW_DEPTH,
     execution_info,
     jsonable_input,
+    new_run,
     rerun_from,
     rerun_record,
     resolve_workflow,
@@ -556,20 +557,15 @@ class LocalEngine:
         graph, version_id = await self._prepare(workflow, source_path)
         if trigger_node is not None and trigger_node not in graph.index:
             raise FlowForgeError(f"trigger_node: the workflow has no node {trigger_node!r}")
-        input = jsonable_input(input)
         now = _now()
-        record = ExecutionRecord(
+        record = new_run(
+            workflow.name,
+            version_id,
+            jsonable_input(input),
             id=str(uuid.uuid4()),
-            workflow_version_id=version_id,
-            workflow_name=workflow.name,
-            status=ExecutionStatus.RUNNING,
-            created_at=now,
-            started_at=now,
-            input=input,
+            now=now,
+            parent=parent,
             source_path=source_path,
-            parent_id=parent[0] if parent else None,
-            parent_node_id=parent[1] if parent else None,
-            depth=parent[2] if parent else 0,
             lease_owner=self.owner,
             lease_expires_at=now + self.lease_ttl,
             lease_token=1,

@@ -24,6 +24,7 @@ __all__ = [
     "execution_info",
     "jsonable_input",
     "kept_frames",
+    "new_run",
     "rerun_from",
     "rerun_record",
     "resolve_workflow",
@@ -31,6 +32,33 @@ __all__ = [
 
 MAX_SUBWORKFLOW_DEPTH = 16
 KEEP_INPUT: Any = object()  # rerun(): keep the recorded input of the node
+
+
+def new_run(
+    workflow_name: str,
+    version_id: str,
+    input: Any,
+    *,
+    id: str,
+    now: datetime,
+    parent: tuple[str, str, int] | None = None,
+    **fields: Any,
+) -> ExecutionRecord:
+    """The record of a run that starts now; ``parent`` is (run, step, depth) for a
+    sub-workflow's run, ``fields`` the other columns (trigger, organisation, the driver's)."""
+    return ExecutionRecord(
+        id=id,
+        workflow_version_id=version_id,
+        workflow_name=workflow_name,
+        status=ExecutionStatus.RUNNING,
+        created_at=now,
+        started_at=now,
+        input=input,
+        parent_id=parent[0] if parent else None,
+        parent_node_id=parent[1] if parent else None,
+        depth=parent[2] if parent else 0,
+        **fields,
+    )
 
 
 def rerun_from(old: ExecutionRecord, from_node: str | None) -> str | None:
@@ -67,14 +95,12 @@ def rerun_record(
         raise FlowForgeError(f"node: the workflow has no node {from_node!r}")
     if input is not KEEP_INPUT and from_node is None:
         raise FlowForgeError("input: give the node whose input it replaces")
-    record = ExecutionRecord(
+    record = new_run(
+        old.workflow_name,
+        old.workflow_version_id,
+        old.input,
         id=id,
-        workflow_version_id=old.workflow_version_id,
-        workflow_name=old.workflow_name,
-        status=ExecutionStatus.RUNNING,
-        created_at=now,
-        started_at=now,
-        input=old.input,
+        now=now,
         source_path=old.source_path,
         workflow_id=old.workflow_id,
         trigger_node=old.trigger_node,

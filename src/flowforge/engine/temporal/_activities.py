@@ -29,7 +29,12 @@ from flowforge.engine.frames import (
     ExecutionUpdate,
     FrameStatus,
 )
-from flowforge.engine.runs import MAX_SUBWORKFLOW_DEPTH, execution_info, resolve_workflow
+from flowforge.engine.runs import (
+    MAX_SUBWORKFLOW_DEPTH,
+    execution_info,
+    new_run,
+    resolve_workflow,
+)
 from flowforge.engine.steps import Secrets, StepFailure, Steps
 from flowforge.engine.temporal import _refs as refs
 from flowforge.engine.temporal._messages import (
@@ -514,18 +519,14 @@ class Activities:
         version_id = await self._call(self.store.put_workflow_version, workflow)
         now = _now()
         child_id = str(uuid.uuid4())
-        record = ExecutionRecord(
+        record = new_run(
+            workflow.name,
+            version_id,
+            child_input,
             id=child_id,
-            workflow_version_id=version_id,
-            workflow_name=workflow.name,
-            status=ExecutionStatus.RUNNING,
-            created_at=now,
-            started_at=now,
-            input=child_input,
+            now=now,
+            parent=(step.execution_id, key, start.depth + 1),
             source_path=source,
-            parent_id=step.execution_id,
-            parent_node_id=key,
-            depth=start.depth + 1,
             org_id=step.org_id,
             temporal_workflow_id=child_id,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +22,11 @@ from flowforge.connectors.sdk import CredentialSource, EnvCredentials, Registry
 from flowforge.engine.frames import (
     DEFAULT_ORG,
     TERMINAL_EXECUTION_STATUSES,
-    ExecutionFrame,
     ExecutionRecord,
     ExecutionStatus,
 )
 from flowforge.engine.local import ExecutionResult
-from flowforge.engine.runs import KEEP_INPUT, jsonable_input, rerun_from, rerun_record
+from flowforge.engine.runs import KEEP_INPUT, jsonable_input, new_run, rerun_from, rerun_record
 from flowforge.engine.steps import Steps
 from flowforge.engine.temporal._converter import with_converter
 from flowforge.engine.temporal._messages import WORKFLOW_NAME, RunInput
@@ -68,11 +67,6 @@ class TemporalEngine:
             store,
             http_allow=http_allow,
         )
-        # the server hangs its listeners here as on the local engine; frames are written by
-        # the workers, and the server's streams follow them through the store
-        self.listeners: list[Callable[[ExecutionFrame], None]] = []
-        self.finish_listeners: list[Callable[[ExecutionRecord, ExecutionResult], None]] = []
-        self.progress_listeners: list[Callable[[Any], None]] = []
         self._prepared: dict[int, tuple[Workflow, str]] = {}
 
     async def close(self) -> None:
@@ -104,18 +98,14 @@ class TemporalEngine:
             raise FlowForgeError(f"trigger_node: the workflow has no node {trigger_node!r}")
         now = _now()
         execution_id = str(uuid.uuid4())
-        record = ExecutionRecord(
+        record = new_run(
+            workflow.name,
+            version_id,
+            jsonable_input(input),
             id=execution_id,
-            workflow_version_id=version_id,
-            workflow_name=workflow.name,
-            status=ExecutionStatus.RUNNING,
-            created_at=now,
-            started_at=now,
-            input=jsonable_input(input),
+            now=now,
+            parent=parent,
             source_path=source_path,
-            parent_id=parent[0] if parent else None,
-            parent_node_id=parent[1] if parent else None,
-            depth=parent[2] if parent else 0,
             workflow_id=workflow_id,
             trigger_node=trigger_node,
             dedupe_key=dedupe_key,
@@ -219,10 +209,6 @@ class TemporalEngine:
             record = await asyncio.to_thread(self.store.get_execution, execution_id)
             if record.status not in TERMINAL_EXECUTION_STATUSES:
                 raise FlowForgeError(f"execution {execution_id}: cannot cancel: {exc}") from exc
-
-    async def resume_all(self) -> list[str]:
-        """Nothing to take over: Temporal resumes the runs of a worker that died."""
-        return []
 
     def running(self) -> int:
         """Runs driven by this process: none, the workers drive them."""

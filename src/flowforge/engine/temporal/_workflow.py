@@ -192,9 +192,9 @@ class GraphWorkflow:
         )
 
     def step_input(self, node: Node, command: plan.RunNode) -> StepInput:
-        reads = self.reads.get(node.id, frozenset())
-        if node.id not in self.reads:
-            reads = self.reads[node.id] = expr.nodes_read(node.params)
+        if node.id not in self.reads:  # the ids its parameters read, once per node
+            self.reads[node.id] = expr.nodes_read(node.params)
+        reads = self.reads[node.id]
         visible = command.scope["nodes"]
         wanted = visible if reads is None else [k for k in reads if k in visible]
         scope: dict[str, Any] = {
