@@ -191,12 +191,17 @@ async def test_a_step_whose_worker_is_killed_finishes_on_the_other_worker(
             engine = TemporalEngine(store, builtin_registry(), client, task_queue=queue)
             async with engine:
                 execution_id = await engine.submit(chain(url), {"n": 1})
-                # the first attempt of `slow` is under way: journaled, and its request held
-                while not remote.held.is_set():
+                # the first attempt of `slow` is under way: its request held, and its
+                # `started` frame journaled (written while the step runs, so it may come later)
+                journaled: list[tuple[str, FrameStatus]] = []
+                deadline = asyncio.get_running_loop().time() + 30
+                while not remote.held.is_set() or journaled[-1:] != [
+                    ("slow", FrameStatus.STARTED)
+                ]:
                     assert all(p.poll() is None for p in processes), "a worker died"
+                    assert asyncio.get_running_loop().time() < deadline, journaled
                     await asyncio.sleep(0.05)
-                journaled = [(f.node_id, f.status) for f in store.get_frames(execution_id)]
-                assert journaled[-1] == ("slow", FrameStatus.STARTED), journaled
+                    journaled = [(f.node_id, f.status) for f in store.get_frames(execution_id)]
 
                 handle = client.get_workflow_handle(execution_id)
                 [pending] = (await handle.describe()).raw_description.pending_activities
