@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         description="Origins (comma-separated) whose browser pages may call the API, e.g. "
         "'https://tools.example.com'; none if empty",
     )
+    web_dist: Path = Field(
+        default_factory=lambda: Path(__file__).with_name("web") / "dist",
+        description="The built web editor (index.html and assets/) served at /; by default the "
+        "one in the package (make ui builds it there)",
+    )
     otel: bool = Field(
         False,
         description="Let FastAPI report OpenTelemetry traces, metrics and logs to the globally "

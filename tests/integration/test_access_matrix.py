@@ -269,6 +269,11 @@ async def _delete_run(world: World, who: Who) -> Call:
     return Call(f"/api/v1/executions/{await world.new_run(world.workflow)}")
 
 
+async def _preview_in_run(world: World, who: Who) -> Call:
+    body = {"expression": "{{ input.name }}", "executionId": world.run, "nodeId": "greet"}
+    return Call("/api/v1/expressions/preview", json=body)
+
+
 async def _blob(world: World, who: Who) -> Call:
     return Call(f"/api/v1/blobs/{world.blob}")
 
@@ -407,6 +412,14 @@ TABLE: tuple[Case, ...] = (
     Case("GET", WF + "/versions", "workflows:read", "viewer", on_workflow("/versions")),
     Case("GET", WF + "/versions/{number}", "workflows:read", "viewer", on_workflow(VERSION_1)),
     Case("GET", WF + "/diff", "workflows:read", "viewer", on_workflow("/diff?from=1&to=2")),
+    Case("GET", WF + "/triggers", "workflows:read", "viewer", on_workflow("/triggers")),
+    Case(
+        "GET",
+        "/api/v1/schedules/preview",
+        "workflows:read",
+        "viewer",
+        fixed("/api/v1/schedules/preview?cron=30+7+*+*+MON-FRI&timezone=Europe/Berlin"),
+    ),
     # shares
     Case("GET", WF + "/shares", "workflows:share", "editor", on_workflow("/shares")),
     Case("PUT", WF + "/shares", "workflows:share", "editor", _grant_share),
@@ -442,6 +455,21 @@ TABLE: tuple[Case, ...] = (
     Case("POST", RUN + "/retry", "executions:write", "editor", _retry),
     Case("POST", RUN + "/rerun", "executions:write", "editor", on_run("/rerun", json=RERUN)),
     Case("DELETE", RUN, "executions:delete", "editor", _delete_run),
+    Case(
+        "POST",
+        "/api/v1/expressions/preview",
+        "executions:read",
+        "viewer",
+        fixed("/api/v1/expressions/preview", json={"expression": "{{ 1 + 1 }}"}),
+    ),
+    Case(
+        "POST",
+        "/api/v1/expressions/preview",
+        "executions:read",
+        "viewer",
+        _preview_in_run,
+        variant="in a run's scope",
+    ),
     # webhooks: called by other systems, never signed in
     *(
         Case(
@@ -860,6 +888,7 @@ FOREIGN: tuple[Foreign, ...] = (
     Foreign("GET", WF + "/versions", at(B_WF + "/versions")),
     Foreign("GET", WF + "/versions/{number}", at(B_WF + VERSION_1)),
     Foreign("GET", WF + "/diff", at(B_WF + "/diff?from=1&to=1")),
+    Foreign("GET", WF + "/triggers", at(B_WF + "/triggers")),
     Foreign("GET", WF + "/shares", at(B_WF + "/shares")),
     Foreign("PUT", WF + "/shares", at(B_WF + "/shares", json=SHARE_TO_A)),
     Foreign(
@@ -879,6 +908,14 @@ FOREIGN: tuple[Foreign, ...] = (
     Foreign("POST", RUN + "/retry", at(B_RUN + "/retry")),
     Foreign("POST", RUN + "/rerun", at(B_RUN + "/rerun", json=RERUN)),
     Foreign("DELETE", RUN, at(B_RUN)),
+    Foreign(
+        "POST",
+        "/api/v1/expressions/preview",
+        lambda i: Call(
+            "/api/v1/expressions/preview",
+            json={"expression": "{{ trigger }}", "executionId": i["run"], "nodeId": "greet"},
+        ),
+    ),
     Foreign("GET", "/api/v1/credentials/{credential_id}", at("/api/v1/credentials/{credential}")),
     Foreign(
         "DELETE", "/api/v1/credentials/{credential_id}", at("/api/v1/credentials/{credential}")

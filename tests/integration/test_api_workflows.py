@@ -65,6 +65,10 @@ async def test_create_get_update_versions_diff_export_import_delete(
 
         listed = (await client.get("/api/v1/workflows?search=copy")).json()
         assert [w["name"] for w in listed["items"]] == ["hello-copy"]
+        for bad in ("search=a%00b", "tag=%00"):  # PostgreSQL cannot hold NUL: a 422, not a 500
+            refused = await client.get(f"/api/v1/workflows?{bad}")
+            assert_error(refused, 422, "VALIDATION_ERROR")
+            assert refused.json()["error"]["details"][0]["field"] == f"query.{bad.split('=')[0]}"
 
         deleted = await client.delete(f"/api/v1/workflows/{wf['id']}")
         assert deleted.status_code == 204
@@ -262,3 +266,43 @@ async def test_list_pages_with_a_cursor_and_filters(database_url: str, tmp_path:
         assert [w["name"] for w in even] == ["w4", "w2", "w0"]
         odd_pattern = (await client.get("/api/v1/workflows?tag=%25")).json()["items"]
         assert odd_pattern == []  # LIKE wildcards in a tag match themselves only
+
+
+async def test_lists_and_details_show_the_last_run(database_url: str, tmp_path: Path) -> None:
+    async with running(database_url, tmp_path, load_examples=False) as (client, server):
+        ran = (await client.post("/api/v1/workflows", json=HELLO)).json()
+        idle = (await client.post("/api/v1/workflows", json={**HELLO, "name": "idle"})).json()
+        assert ran["lastRun"] is None
+        runs = []
+        for name in ("Ada", "Grace"):
+            started = await client.post(
+                "/api/v1/executions?wait=10",
+                json={"workflowId": ran["id"], "input": {"name": name}},
+            )
+            runs.append(started.json())
+        newest = runs[-1]
+        expected = {
+            "id": newest["id"],
+            "status": "COMPLETED",
+            "createdAt": newest["createdAt"],
+            "finishedAt": newest["finishedAt"],
+        }
+        assert newest["finishedAt"] is not None
+
+        listed = {w["name"]: w for w in (await client.get("/api/v1/workflows")).json()["items"]}
+        assert listed["hello"]["lastRun"] == expected
+        assert listed["idle"]["lastRun"] is None
+        assert (await client.get(f"/api/v1/workflows/{ran['id']}")).json()["lastRun"] == expected
+        assert (await client.get(f"/api/v1/workflows/{idle['id']}")).json()["lastRun"] is None
+        activated = await client.post(f"/api/v1/workflows/{ran['id']}/activate")
+        assert activated.json()["lastRun"] == expected
+
+        # a key that may read workflows but not runs sees no run
+        narrow = server.auth.api_keys.create(
+            subject="service", scopes=["workflows:read"], org="default", role="owner", name="n"
+        )
+        headers = {"Authorization": f"Bearer {narrow.key}"}
+        for item in (await client.get("/api/v1/workflows", headers=headers)).json()["items"]:
+            assert item["lastRun"] is None
+        one = await client.get(f"/api/v1/workflows/{ran['id']}", headers=headers)
+        assert one.json()["lastRun"] is None

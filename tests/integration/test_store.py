@@ -31,6 +31,7 @@ from flowforge.store import (
     NotFound,
     SqlStore,
     StoreError,
+    WorkflowCatalog,
     normalize_url,
     open_store,
 )
@@ -498,6 +499,45 @@ def test_cursor_pages_through_rows_with_equal_times(any_store: ExecutionStore) -
     assert {r.id for r in seen} == ids and len(seen) == 8
     keys = [(r.created_at, r.id) for r in seen]
     assert keys == sorted(keys, reverse=True)
+
+
+def _catalogued(store: ExecutionStore, name: str) -> str:
+    """A workflow id runs can be of: a catalogue entry on SQL, any id in memory."""
+    if isinstance(store, SqlStore):
+        return WorkflowCatalog(store).create(WF.model_copy(update={"name": name})).id
+    return str(uuid.uuid4())
+
+
+def test_last_runs_give_each_workflow_its_newest_run_in_one_query(
+    any_store: ExecutionStore,
+) -> None:
+    busy, idle, single = (_catalogued(any_store, n) for n in ("busy", "idle", "single"))
+    for minutes in (0, 5, 2):
+        new_record(any_store, workflow_id=busy, created_at=T0 + timedelta(minutes=minutes))
+    # two at the same time: the larger id is the newer, as lists order them
+    tied = [
+        new_record(any_store, id=i, workflow_id=busy, created_at=T0 + timedelta(minutes=5))
+        for i in ("tie-a", "tie-b")
+    ]
+    done = new_record(
+        any_store,
+        workflow_id=single,
+        status=ExecutionStatus.FAILED,
+        finished_at=T0 + timedelta(seconds=3),
+    )
+    new_record(any_store, created_at=T0 + timedelta(hours=1))  # a run of no catalogue workflow
+    statements: list[str] = []
+    if isinstance(any_store, SqlStore):
+        event.listen(any_store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    found = any_store.last_runs([busy, idle, single, "no-such-workflow"])
+    assert set(found) == {busy, single}
+    assert (found[busy].id, found[busy].created_at) == (tied[1].id, T0 + timedelta(minutes=5))
+    assert found[busy].workflow_id == busy and found[busy].status == ExecutionStatus.RUNNING
+    assert (found[single].id, found[single].status) == (done.id, ExecutionStatus.FAILED)
+    assert found[single].finished_at == T0 + timedelta(seconds=3)
+    if isinstance(any_store, SqlStore):
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert any_store.last_runs([]) == {}
 
 
 def test_an_execution_needs_a_stored_workflow_version(any_store: ExecutionStore) -> None:

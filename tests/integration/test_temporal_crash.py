@@ -195,9 +195,7 @@ async def test_a_step_whose_worker_is_killed_finishes_on_the_other_worker(
                 # `started` frame journaled (written while the step runs, so it may come later)
                 journaled: list[tuple[str, FrameStatus]] = []
                 deadline = asyncio.get_running_loop().time() + 30
-                while not remote.held.is_set() or journaled[-1:] != [
-                    ("slow", FrameStatus.STARTED)
-                ]:
+                while not remote.held.is_set() or journaled[-1:] != [("slow", FrameStatus.STARTED)]:
                     assert all(p.poll() is None for p in processes), "a worker died"
                     assert asyncio.get_running_loop().time() < deadline, journaled
                     await asyncio.sleep(0.05)

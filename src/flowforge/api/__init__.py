@@ -16,11 +16,14 @@ from flowforge.api import (
     connectors,
     credentials,
     executions,
+    expressions,
     hooks,
     keys,
     orgs,
     shares,
     system,
+    triggers,
+    web,
     workflows,
 )
 from flowforge.api._errors import install_error_handlers
@@ -109,8 +112,10 @@ def create_app(
     app.router.routes.insert(0, hooks.route)  # matched first: see hooks.route
     for module in (
         workflows,
+        triggers,
         shares,
         executions,
+        expressions,
         hooks,
         system,
         connectors,
@@ -123,6 +128,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(auth.well_known)
     app.include_router(connectors.service_router(server.registry))
+    web.install(app, settings.web_dist)  # the fallback: after every route, it shadows none
     _document_services(app, server)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -156,6 +156,8 @@ async def workflow_for(server: Server, caller: Caller, ref: str, permission: str
     """The workflow ``ref`` (id, or name in the caller's organisation) if the caller may do
     ``permission`` on it: 404 if it is another organisation's and not shared with them, 403 if
     they may see it but not do this."""
+    if "\x00" in ref:  # no id or name holds one, and PostgreSQL refuses it in a query
+        raise NotFound(f"no workflow {ref!r}")
     entry = await asyncio.to_thread(server.catalog.find, ref, caller.org_id)
     await _allow(server, caller, entry.org_id, entry.id, permission, f"no workflow {ref!r}")
     return entry
@@ -167,8 +169,10 @@ async def execution_for(
     """The run if the caller may do ``permission`` on it: 404 if it is another
     organisation's and its workflow is not shared with them, 403 if they may see it but not
     do this."""
-    record = await asyncio.to_thread(server.store.get_execution, execution_id)
     missing = f"no execution {execution_id!r}"
+    if "\x00" in execution_id:  # no id holds one, and PostgreSQL refuses it in a query
+        raise NotFound(missing)
+    record = await asyncio.to_thread(server.store.get_execution, execution_id)
     await _allow(server, caller, record.org_id, record.workflow_id, permission, missing)
     return record
 

@@ -26,7 +26,8 @@ log = logging.getLogger("flowforge.http")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 # Every answer: no MIME sniffing, never framed, no Referer to other sites. The API serves JSON,
-# so its pages may load nothing; the interactive docs load Swagger UI's script and style.
+# so its pages may load nothing; the interactive docs load Swagger UI's script and style, and
+# the web editor's page sends a policy of its own (api/web.py).
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -67,7 +68,7 @@ class RequestContextMiddleware:
                 response_started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
-                headers.extend(self._security_headers(scope))
+                headers.extend(self._security_headers(scope, headers))
                 for name, value in response_headers(scope).items():
                     headers.append((name.lower().encode(), value.encode()))
                 message = {**message, "headers": headers}
@@ -100,10 +101,15 @@ class RequestContextMiddleware:
             )
             request_id.reset(token)
 
-    def _security_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+    def _security_headers(
+        self, scope: Scope, given: list[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
         path: str = scope["path"]
         headers = list(_SECURITY_HEADERS)
-        if not path.startswith(_DOCS):
+        # A page with a policy of its own (the web editor's) keeps it alone: browsers enforce
+        # every policy they get, and the API's would block the page's scripts.
+        own_policy = any(name.lower() == _API_CSP[0] for name, _ in given)
+        if not path.startswith(_DOCS) and not own_policy:
             headers.append(_API_CSP)
         if path.startswith("/api/v1/auth/"):
             headers.append(_NO_STORE)  # tokens

@@ -21,6 +21,7 @@ from flowforge.security.tokens import TokenPair
 from flowforge.store import (
     AuditEntry,
     CredentialEntry,
+    LastRun,
     Member,
     Organisation,
     Revision,
@@ -46,6 +47,7 @@ __all__ = [
     "ExecutionOut",
     "FrameOut",
     "Health",
+    "LastRunOut",
     "LoginRequest",
     "MeOut",
     "MemberAdd",
@@ -115,6 +117,21 @@ class Page(_Out, Generic[T]):
     next_cursor: str | None = None
 
 
+class LastRunOut(_Out):
+    """A workflow's newest run."""
+
+    id: str
+    status: ExecutionStatus
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, run: LastRun) -> LastRunOut:
+        return cls(
+            id=run.id, status=run.status, created_at=run.created_at, finished_at=run.finished_at
+        )
+
+
 class WorkflowOut(_Out):
     id: str
     org_id: str = Field(description="The organisation it belongs to (another one's if shared)")
@@ -126,9 +143,14 @@ class WorkflowOut(_Out):
     version_id: str = Field(description="SHA-256 of the version's canonical JSON")
     created_at: datetime
     updated_at: datetime
+    last_run: LastRunOut | None = Field(
+        None,
+        description="Its newest run, if it has one (null also for a key whose scopes do not "
+        "cover executions:read)",
+    )
 
     @classmethod
-    def of(cls, entry: WorkflowEntry) -> WorkflowOut:
+    def of(cls, entry: WorkflowEntry, last_run: LastRun | None = None) -> WorkflowOut:
         return cls(
             id=entry.id,
             org_id=entry.org_id,
@@ -140,6 +162,7 @@ class WorkflowOut(_Out):
             version_id=entry.version_id,
             created_at=entry.created_at,
             updated_at=entry.updated_at,
+            last_run=LastRunOut.of(last_run) if last_run is not None else None,
         )
 
 
@@ -147,8 +170,10 @@ class WorkflowDetail(WorkflowOut):
     definition: Workflow
 
     @classmethod
-    def with_definition(cls, entry: WorkflowEntry, workflow: Workflow) -> WorkflowDetail:
-        return cls(**WorkflowOut.of(entry).model_dump(), definition=workflow)
+    def with_definition(
+        cls, entry: WorkflowEntry, workflow: Workflow, last_run: LastRun | None = None
+    ) -> WorkflowDetail:
+        return cls(**WorkflowOut.of(entry, last_run).model_dump(), definition=workflow)
 
 
 class RevisionOut(_Out):

@@ -44,6 +44,8 @@ RESERVED_IDS = frozenset(
         "orgs",
         "audit",
         "credentials",
+        "schedules",
+        "expressions",
     }
 )
 

@@ -28,6 +28,7 @@ from flowforge.api.audit import record
 from flowforge.model import Workflow, dump_workflow, parse_workflow
 from flowforge.security.rbac import Caller
 from flowforge.server import Server
+from flowforge.store import LastRun, WorkflowEntry
 
 __all__ = ["router"]
 
@@ -65,9 +66,30 @@ def _expected_version(if_match: str | None) -> int | None:
     return int(text)
 
 
-def _detail(response: Response, entry: Any, workflow: Workflow) -> WorkflowDetail:
+def _detail(
+    response: Response, entry: WorkflowEntry, workflow: Workflow, last_run: LastRun | None = None
+) -> WorkflowDetail:
     response.headers["ETag"] = f'"{entry.version}"'
-    return WorkflowDetail.with_definition(entry, workflow)
+    return WorkflowDetail.with_definition(entry, workflow, last_run)
+
+
+async def _last_runs(
+    server: Server, caller: Caller, entries: list[WorkflowEntry]
+) -> dict[str, LastRun]:
+    """The newest run of each workflow, in one query, unless the caller's key may not read
+    runs. (Scopes are what decide: every role, and every share that shows a workflow, lets
+    one see its runs.)"""
+    if not entries or not caller.within("executions:read"):
+        return {}
+    return await asyncio.to_thread(server.store.last_runs, [e.id for e in entries])
+
+
+async def _last_run(server: Server, caller: Caller, entry: WorkflowEntry) -> LastRun | None:
+    return (await _last_runs(server, caller, [entry])).get(entry.id)
+
+
+# PostgreSQL refuses a NUL character in a query: such a filter is invalid input, not a 500
+_NO_NUL = r"^[^\x00]*$"
 
 
 @router.post(
@@ -160,8 +182,12 @@ async def list_workflows(
     limit: Limit = 50,
     cursor: Cursor = None,
     active: Annotated[bool | None, Query(description="Only active or inactive ones")] = None,
-    tag: Annotated[str | None, Query(max_length=64, description="Only those with this tag")] = None,
-    search: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
+    tag: Annotated[
+        str | None, Query(max_length=64, pattern=_NO_NUL, description="Only those with this tag")
+    ] = None,
+    search: Annotated[
+        str | None, Query(max_length=200, pattern=_NO_NUL, description="Name contains")
+    ] = None,
 ) -> Page[WorkflowOut]:
     """Your organisation's workflows and those shared with you or it, most recently updated
     first."""
@@ -178,7 +204,9 @@ async def list_workflows(
     more = len(entries) > limit
     entries = entries[:limit]
     following = encode_cursor(entries[-1].updated_at, entries[-1].id) if more else None
-    return Page[WorkflowOut](items=[WorkflowOut.of(e) for e in entries], next_cursor=following)
+    last = await _last_runs(server, caller, entries)
+    items = [WorkflowOut.of(e, last.get(e.id)) for e in entries]
+    return Page[WorkflowOut](items=items, next_cursor=following)
 
 
 @router.get(
@@ -192,7 +220,7 @@ async def get_workflow(
     """``workflow_id`` is the id or the name. The ETag is the version number."""
     entry = await workflow_for(server, caller, workflow_id, "workflows:read")
     workflow = await asyncio.to_thread(server.definition, entry.version_id)
-    return _detail(response, entry, workflow)
+    return _detail(response, entry, workflow, await _last_run(server, caller, entry))
 
 
 @router.put(
@@ -233,7 +261,7 @@ async def update_workflow(
             org_id=entry.org_id,
             version=entry.version,
         )
-    return _detail(response, entry, workflow)
+    return _detail(response, entry, workflow, await _last_run(server, caller, entry))
 
 
 @router.delete(
@@ -266,7 +294,7 @@ async def activate(
     specs = server.specs(workflow)
     entry = await asyncio.to_thread(server.catalog.set_active, entry.id, True, specs)
     await record(request, caller, "workflow.activated", "workflow", entry.id, org_id=entry.org_id)
-    return WorkflowOut.of(entry)
+    return WorkflowOut.of(entry, await _last_run(server, caller, entry))
 
 
 @router.post(
@@ -280,7 +308,7 @@ async def deactivate(
     entry = await workflow_for(server, caller, workflow_id, "workflows:write")
     entry = await asyncio.to_thread(server.catalog.set_active, entry.id, False)
     await record(request, caller, "workflow.deactivated", "workflow", entry.id, org_id=entry.org_id)
-    return WorkflowOut.of(entry)
+    return WorkflowOut.of(entry, await _last_run(server, caller, entry))
 
 
 @router.get(

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flowforge.connectors.sdk import Connector, Context
 
-__all__ = ["ErrorParams", "ScheduleParams", "WebhookParams", "connector"]
+__all__ = [
+    "ErrorParams",
+    "ScheduleParams",
+    "WebhookParams",
+    "connector",
+    "cron_problem",
+    "zone_problem",
+]
 
 connector = Connector(
     "trigger",
@@ -28,6 +36,34 @@ connector = Connector(
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _PATH = re.compile(r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*")
+# Any start will do: a date that a cron expression (which has no year) can match comes round
+# again within a few years, well inside the 50 that croniter searches before it gives up.
+_NEVER_FIRES_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def zone_problem(zone: str) -> str | None:
+    """Why ``zone`` is not an IANA time zone, or None if it is one."""
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of the database such as "America", or a name the file system refuses
+        return f"unknown time zone {zone!r}"
+    return None
+
+
+def cron_problem(cron: str) -> str | None:
+    """Why ``cron`` is not a cron expression a schedule can use (five fields, or six with
+    seconds first, that match some time), or None if it is one."""
+    fields = cron.split()
+    if len(fields) not in (5, 6) or not croniter.is_valid(
+        cron, second_at_beginning=len(fields) == 6
+    ):
+        return f"{cron!r} is not a valid 5- or 6-field cron expression"
+    try:
+        croniter(cron, _NEVER_FIRES_FROM, second_at_beginning=len(fields) == 6).get_next(datetime)
+    except CroniterBadDateError:
+        return f"{cron!r} never fires: no date matches it"
+    return None
 
 
 class _Params(BaseModel):
@@ -90,19 +126,16 @@ class ScheduleParams(_Params):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+        problem = zone_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
     def _cron(self) -> Self:
-        fields = self.cron.split()
-        if len(fields) not in (5, 6) or not croniter.is_valid(
-            self.cron, second_at_beginning=len(fields) == 6
-        ):
-            raise ValueError(f"cron: {self.cron!r} is not a valid 5- or 6-field cron expression")
+        problem = cron_problem(self.cron)
+        if problem is not None:
+            raise ValueError(f"cron: {problem}")
         return self
 
 

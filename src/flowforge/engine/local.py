@@ -45,12 +45,12 @@ from flowforge.engine.journal import Journal
 from flowforge.engine.runs import (
     KEEP_INPUT,
     MAX_SUBWORKFLOW_DEPTH,
-    execution_info,
     jsonable_input,
     new_run,
     rerun_from,
     rerun_record,
     resolve_workflow,
+    start_event,
 )
 from flowforge.engine.steps import Secrets, StepFailure, Steps
 from flowforge.engine.validate import check
@@ -578,7 +578,7 @@ class LocalEngine:
         run = _Run(self, record, graph, token=1)
         self._runs[record.id] = run
         self.metrics.started(record)
-        run.apply(_start_event(record))
+        run.apply(start_event(record))
         return record.id
 
     async def rerun(
@@ -707,7 +707,7 @@ class LocalEngine:
         """Drive a run from its journal: replay the frames, then carry out what is left."""
         run = _Run(self, record, graph, token, frames[-1].seq if frames else 0)
         self._runs[record.id] = run
-        state, commands = plan.replay(graph, _start_event(record), frames)
+        state, commands = plan.replay(graph, start_event(record), frames)
         run.state = state
         _restore_history(run, frames)
         update: ExecutionUpdate = {"status": ExecutionStatus.RUNNING, "wake_at": None}
@@ -821,15 +821,6 @@ class LocalEngine:
         if run is not None:
             log.error("execution %s: journal write failed: %s", execution_id, exc)
             run.abandon(f"journal write failed: {exc}")
-
-
-def _start_event(record: ExecutionRecord) -> plan.Start:
-    return plan.Start(
-        record.input,
-        execution_info(record),
-        trigger_node=record.trigger_node,
-        pinned=record.pinned or {},
-    )
 
 
 def _restore_history(run: _Run, frames: list[ExecutionFrame]) -> None:

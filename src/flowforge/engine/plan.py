@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -537,13 +537,18 @@ def _finish(graph: Graph, state: RunState) -> FinishRun:
 
 
 def replay(
-    graph: Graph, start: Start, frames: Iterable[ExecutionFrame]
+    graph: Graph,
+    start: Start,
+    frames: Iterable[ExecutionFrame],
+    offered: Callable[[RunNode], None] | None = None,
 ) -> tuple[RunState, list[Command]]:
     """Fold a journal into the run's state: feed the scheduler the outcomes the frames record.
 
     Gives the state and the commands still to carry out: nodes offered but not finished, skips
     not yet journaled, and the run's finish if the journal ends where it was decided. Because
     ``step`` is deterministic, this is the state the run had when its last frame was written.
+    ``offered`` sees every node (and item) the run offered on the way, with the scope its
+    expressions saw.
     """
     state = new_state(graph)
     outstanding: dict[tuple[str, int | None], RunNode] = {}
@@ -554,6 +559,8 @@ def replay(
         for command in commands:
             if isinstance(command, RunNode):
                 outstanding[(command.node, command.item)] = command
+                if offered is not None:
+                    offered(command)
             elif isinstance(command, SkipNode):
                 skips[command.node] = command
             elif isinstance(command, StopNode):

@@ -1,5 +1,6 @@
 """What both drivers do alike around a run: its ``execution`` scope, the frames a re-run keeps,
-the workflow a sub-workflow step names."""
+the workflow a sub-workflow step names; and the scope a node's expressions saw, rebuilt from the
+journal."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ __all__ = [
     "jsonable_input",
     "kept_frames",
     "new_run",
+    "recorded_scope",
     "rerun_from",
     "rerun_record",
     "resolve_workflow",
+    "start_event",
 ]
 
 MAX_SUBWORKFLOW_DEPTH = 16
@@ -160,6 +163,60 @@ def kept_frames(
 def execution_info(record: ExecutionRecord) -> dict[str, Any]:
     started = record.started_at or record.created_at
     return {"id": record.id, "workflow": record.workflow_name, "started_at": started.isoformat()}
+
+
+def start_event(record: ExecutionRecord) -> plan.Start:
+    """The event that starts a run, and that a replay of its journal starts from."""
+    return plan.Start(
+        record.input,
+        execution_info(record),
+        trigger_node=record.trigger_node,
+        pinned=record.pinned or {},
+    )
+
+
+def recorded_scope(
+    graph: plan.Graph,
+    record: ExecutionRecord,
+    frames: list[ExecutionFrame],
+    node_id: str | None = None,
+    item: int | None = None,
+) -> dict[str, Any] | None:
+    """The names the expressions of ``node_id`` (of its for_each ``item``) saw in a run,
+    rebuilt by folding the run's journal: ``trigger``, ``vars``, ``input``, ``execution``,
+    ``nodes`` (those completed when the node was offered) and, for an item, ``item`` and
+    ``index``. A node the run did not reach sees every node the run completed, and no input.
+    Without ``node_id``: what the run's ``output`` sees. None when the node ran no such item."""
+    offers: dict[int | None, plan.RunNode] = {}
+
+    def keep(command: plan.RunNode) -> None:
+        if command.node == node_id:
+            offers.setdefault(command.item, command)
+
+    state, _ = plan.replay(graph, start_event(record), frames, keep)
+    if node_id is None:
+        return state.scope()
+    command = offers.get(item)
+    if command is not None:
+        scope = dict(command.scope)
+    elif item is not None:
+        return None
+    elif offers:  # a for_each node, seen as its for_each expression sees it: before any item
+        scope = dict(next(iter(offers.values())).scope)
+        scope.pop("item", None)
+        scope.pop("index", None)
+    else:
+        scope = {**state.scope(), "input": None}
+    started = [
+        f
+        for f in frames
+        if f.node_id == node_id and f.item == item and f.status == FrameStatus.STARTED
+    ]
+    if started:  # what the step was given, as the journal recorded it
+        scope["input"] = started[-1].input
+    attempt = started[-1].attempt if started else 1
+    scope["execution"] = {**scope["execution"], "attempt": attempt}
+    return scope
 
 
 def jsonable_input(value: Any) -> Any:

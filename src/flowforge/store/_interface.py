@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +23,7 @@ __all__ = [
     "Create",
     "Duplicate",
     "ExecutionStore",
+    "LastRun",
     "LeaseLost",
     "NotFound",
     "StoreError",
@@ -63,6 +65,17 @@ class Duplicate(StoreError):
     def __init__(self, message: str, execution_id: str) -> None:
         super().__init__(message)
         self.execution_id = execution_id
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """The newest run of a catalogue workflow, as a list of workflows shows it."""
+
+    workflow_id: str
+    id: str
+    status: ExecutionStatus
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class ExecutionStore(Protocol):
@@ -116,6 +129,11 @@ class ExecutionStore(Protocol):
     ) -> list[ExecutionRecord]:
         """Newest first, created in [since, until), of one organisation if ``org_id`` is
         given; ``before`` is the (created_at, id) cursor of the last row seen."""
+        ...
+
+    def last_runs(self, workflow_ids: Sequence[str]) -> dict[str, LastRun]:
+        """The newest run (by creation) of each of these catalogue workflows that has one,
+        by workflow id: one query for a whole page of workflows."""
         ...
 
     def count_executions(self) -> dict[ExecutionStatus, int]:

@@ -25,6 +25,7 @@ from flowforge.store._interface import (
     Append,
     Create,
     Duplicate,
+    LastRun,
     LeaseLost,
     NotFound,
     StoreError,
@@ -147,6 +148,21 @@ class MemoryStore:
             ]
             rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
             return [copy.deepcopy(r) for r in rows[:limit]]
+
+    def last_runs(self, workflow_ids: Sequence[str]) -> dict[str, LastRun]:
+        wanted = set(workflow_ids)
+        newest: dict[str, ExecutionRecord] = {}
+        with self._lock:
+            for r in self._executions.values():
+                wid = r.workflow_id
+                if wid is not None and wid in wanted:
+                    known = newest.get(wid)
+                    if known is None or (r.created_at, r.id) > (known.created_at, known.id):
+                        newest[wid] = r
+        return {
+            wid: LastRun(wid, r.id, r.status, r.created_at, r.finished_at)
+            for wid, r in newest.items()
+        }
 
     def count_executions(self) -> dict[ExecutionStatus, int]:
         with self._lock:

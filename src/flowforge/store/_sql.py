@@ -51,6 +51,7 @@ from flowforge.store._interface import (
     Append,
     Create,
     Duplicate,
+    LastRun,
     LeaseLost,
     NotFound,
     StoreError,
@@ -63,6 +64,7 @@ from flowforge.store._tables import (
     execution_frames,
     executions,
     workflow_versions,
+    workflows,
 )
 
 __all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStore", "normalize_url"]
@@ -289,6 +291,40 @@ class SqlStore:
         query = query.order_by(executions.c.created_at.desc(), executions.c.id.desc()).limit(limit)
         with self._read() as conn:
             return [_record(row) for row in conn.execute(query)]
+
+    def last_runs(self, workflow_ids: Sequence[str]) -> dict[str, LastRun]:
+        if not workflow_ids:
+            return {}
+        # Per workflow, a seek to the end of its (workflow_id, created_at, id) index: the cost
+        # grows with the page, not with how many runs the workflows have had.
+        newest = (
+            select(executions.c.id)
+            .where(executions.c.workflow_id == workflows.c.id)
+            .order_by(executions.c.created_at.desc(), executions.c.id.desc())
+            .limit(1)
+            .correlate(workflows)
+            .scalar_subquery()
+        )
+        picked = select(newest).where(workflows.c.id.in_(list(workflow_ids)))
+        query = select(
+            executions.c.workflow_id,
+            executions.c.id,
+            executions.c.status,
+            executions.c.created_at,
+            executions.c.finished_at,
+        ).where(executions.c.id.in_(picked))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return {
+            row.workflow_id: LastRun(
+                row.workflow_id,
+                row.id,
+                ExecutionStatus(row.status),
+                row.created_at,
+                row.finished_at,
+            )
+            for row in rows
+        }
 
     def count_executions(self) -> dict[ExecutionStatus, int]:
         query = select(executions.c.status, func.count()).group_by(executions.c.status)
