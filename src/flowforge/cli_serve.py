@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Any, NoReturn
+from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -87,7 +88,7 @@ def serve(
     }
     err.print(
         f"FlowForge {__version__} on http://{options['host']}:{options['port']}  "
-        f"(data in {settings.home}, API docs at /docs"
+        f"(the editor at /, data in {settings.home}, API docs at /docs"
         + (f", {count} workers)" if count > 1 else ")"),
         highlight=False,
     )
@@ -99,7 +100,8 @@ def serve(
     elif setup is not None:
         url = settings.base_url()
         err.print(
-            "[bold]First start.[/bold] Choose the owner's password within 24 hours with\n"
+            "[bold]First start.[/bold] Choose the owner's password within 24 hours in the "
+            f"editor at\n  {url}/signin?invite={quote(setup, safe='')}\nor with\n"
             f"  flowforge login --server {url} --setup-token {setup}\n"
             "or, for scripts, make an API key: flowforge keys create --role owner",
             highlight=False,

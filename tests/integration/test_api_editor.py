@@ -59,6 +59,8 @@ async def test_the_page_is_served_at_the_root_and_on_every_editor_route(
         first = await client.get("/")
         again = await client.get("/", headers={"If-None-Match": first.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
+        # and keeps the page's policy: a browser applies the 304's to the page it holds
+        assert again.headers.get_list("content-security-policy") == [EDITOR_CSP]
 
 
 async def test_files_are_served_with_their_caching(

@@ -125,5 +125,9 @@ def _file(path: Path, request: Mapping[str, str], headers: dict[str, str]) -> Re
     if etag is not None and given is not None:
         tags = {tag.strip().removeprefix("W/") for tag in given.split(",")}
         if etag in tags or "*" in tags:
-            return NotModifiedResponse(response.headers)
+            # with its own headers: a browser applies a 304's Content-Security-Policy to the
+            # page it holds, and without the editor's the API's would block its scripts
+            not_modified = NotModifiedResponse(response.headers)
+            not_modified.headers.update(headers)
+            return not_modified
     return response
