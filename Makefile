@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+UI_CHECK := $(CURDIR)/.ui-check
 EXAMPLE ?= examples/order-alert.yaml
 INPUT ?= {"id": "A-17", "amount": 250}
 
-.PHONY: run example test lint unit bench clean
+.PHONY: run example test lint ui ui-test unit bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +23,35 @@ run: $(BIN)/.installed
 example: $(BIN)/.installed
 	$(BIN)/flowforge run $(EXAMPLE) --input '$(INPUT)'
 
-## Lint, type-check and run the whole suite on SQLite, then on PostgreSQL when
-## FLOWFORGE_TEST_POSTGRES_URL is set (e.g. postgresql+psycopg://root@127.0.0.1:5432/test).
-test: lint unit
+## Lint, type-check and run the whole suite (the editor's unit tests, then Python's on SQLite,
+## then on PostgreSQL when FLOWFORGE_TEST_POSTGRES_URL is set, e.g.
+## postgresql+psycopg://root@127.0.0.1:5432/test). The browser tests need Debian's chromium.
+test: lint ui-test unit
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+
+# The editor (ui/) needs Node.js 20.19+ and npm only to be rebuilt or tested: its built bundle
+# is committed in src/flowforge/web/dist.
+UI_DEPS := ui/node_modules/.package-lock.json
+
+$(UI_DEPS): ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+
+## Rebuild the editor's bundle into src/flowforge/web/dist (commit the result).
+ui: $(UI_DEPS)
+	cd ui && npm run build
+
+## Type-check the editor, run its unit tests, and check that the committed bundle is built from
+## the sources as they are.
+ui-test: $(UI_DEPS)
+	cd ui && npx tsc --noEmit -p . && npx vitest run
+	rm -rf $(UI_CHECK) && cd ui && npx vite build --logLevel error --outDir $(UI_CHECK) --emptyOutDir
+	@diff -r $(UI_CHECK) src/flowforge/web/dist >/dev/null || { \
+		echo "src/flowforge/web/dist is not built from ui/ as it is: run make ui and commit"; \
+		exit 1; }
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest
@@ -43,4 +65,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(UI_CHECK) ui/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

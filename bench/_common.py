@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, Field
 
 from flowforge.connectors import Connector, Context, Registry
@@ -69,3 +76,54 @@ def summary(samples: list[float], unit: str = "ms", scale: float = 1000.0) -> st
         f"median {statistics.median(values):.1f} {unit}, best {values[0]:.1f} {unit}, "
         f"worst {values[-1]:.1f} {unit} over {len(values)} runs"
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(home: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A ``flowforge serve`` subprocess on a free port, data in ``home`` (plus ``env``); yields
+    its base URL. Stopped with SIGINT (a graceful shutdown) on leaving."""
+    port = free_port()
+    flowforge = Path(sys.executable).with_name("flowforge")
+    env = {
+        **os.environ,
+        "FLOWFORGE_HOME": str(home),
+        "FLOWFORGE_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    log = (home / "server.log").open("wb")
+    process = subprocess.Popen(
+        [str(flowforge), "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited: {(home / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not answer /health within 60 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

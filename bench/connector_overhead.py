@@ -19,8 +19,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from _common import REGISTRY, EchoParams, arguments, echo_action
-from webhook_rps import free_port
+from _common import REGISTRY, EchoParams, arguments, echo_action, free_port
 
 from flowforge.api import create_app
 from flowforge.config import Settings

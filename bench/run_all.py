@@ -25,6 +25,7 @@ BENCHMARKS = [
     "redaction.py",
     "temporal_chain.py",
     "temporal_throughput.py",
+    "editor.py",
 ]
 
 

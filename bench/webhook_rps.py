@@ -11,73 +11,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from _common import serve
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 CONNECTIONS = (10, 50)
 WORKERS = (1, 2)  # one process (the default), and flowforge serve --workers 2
 GOAL = 1000.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve(home: Path, *extra: str) -> Iterator[str]:
-    """A ``flowforge serve`` subprocess on a free port, data in ``home``; yields its base URL.
-    Stopped with SIGINT (a graceful shutdown) on leaving."""
-    port = free_port()
-    flowforge = Path(sys.executable).with_name("flowforge")
-    env = {**os.environ, "FLOWFORGE_HOME": str(home), "FLOWFORGE_LOG_LEVEL": "WARNING"}
-    log = (home / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(flowforge), "serve", "--port", str(port), *extra],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited: {(home / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /health within 60 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @dataclass
