@@ -43,7 +43,7 @@ function CanvasBackgroundComponent() {
   }, [store, gap]);
 
   return (
-    <div className="react-flow__background canvas-background" data-testid="rf__background">
+    <div className="react-flow__background react-flow__container canvas-background" data-testid="rf__background">
       <svg
         ref={sheet}
         className="canvas-background-sheet"
