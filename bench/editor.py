@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 from _common import serve
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from flowforge.security.apikeys import generate_api_key
 
@@ -87,8 +87,8 @@ def _session(key: str) -> str:
     )
 
 
-def first_render(browser: Browser, base: str, key: str, workflow_id: str) -> float:
-    """Milliseconds from navigation start until all 500 nodes are on the canvas."""
+def _open(browser: Browser, base: str, key: str, workflow_id: str) -> tuple[BrowserContext, Page]:
+    """A new browser context signed in with ``key``, its page showing the workflow's 500 nodes."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_init_script(_session(key))
     page = context.new_page()
@@ -97,6 +97,12 @@ def first_render(browser: Browser, base: str, key: str, workflow_id: str) -> flo
         f"() => document.querySelectorAll('.react-flow__node').length >= {ROWS * COLUMNS}",
         timeout=120_000,
     )
+    return context, page
+
+
+def first_render(browser: Browser, base: str, key: str, workflow_id: str) -> float:
+    """Milliseconds from navigation start until all 500 nodes are on the canvas."""
+    context, page = _open(browser, base, key, workflow_id)
     elapsed: float = page.evaluate("performance.now()")
     context.close()
     return elapsed
@@ -104,14 +110,8 @@ def first_render(browser: Browser, base: str, key: str, workflow_id: str) -> flo
 
 def pan_fps(browser: Browser, base: str, key: str, workflow_id: str) -> float:
     """Frames per second while the canvas is dragged across for PAN_SECONDS."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.add_init_script(_session(key))
-    page = context.new_page()
-    page.goto(f"{base}/workflows/{workflow_id}")
-    page.wait_for_function(
-        f"() => document.querySelectorAll('.react-flow__node').length >= {ROWS * COLUMNS}",
-        timeout=120_000,
-    )
+    context, page = _open(browser, base, key, workflow_id)
+    page.wait_for_timeout(1000)  # the steady state: after React Flow has measured the nodes
     pane = page.locator(".react-flow__pane").bounding_box()
     assert pane is not None, "no canvas pane"
     page.evaluate(

@@ -1,51 +1,9 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { examples, TYPES } from "./testFixtures";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import type { NodeType, Workflow } from "../api/types";
+import type { Workflow } from "../api/types";
 import { toFlow } from "./convert";
 import { reuseUnchanged } from "./reuse";
 
-const EXAMPLES = join(__dirname, "../../../examples");
-
-function examples(): [string, Workflow][] {
-  const files = readdirSync(EXAMPLES).filter((f) => f.endsWith(".yaml"));
-  files.push(...readdirSync(join(EXAMPLES, "lib")).map((f) => join("lib", f)));
-  return files.map((f) => [f, parse(readFileSync(join(EXAMPLES, f), "utf8")) as Workflow]);
-}
-
-function nodeType(type: string, extra: Partial<NodeType> = {}): NodeType {
-  const [connector = "", action = ""] = type.split(".");
-  return {
-    type,
-    connector,
-    action,
-    name: connector,
-    description: "",
-    category: "Core",
-    icon: null,
-    version: "1",
-    docsUrl: null,
-    ports: ["main"],
-    trigger: false,
-    forEach: true,
-    service: null,
-    inputSchema: {},
-    outputSchema: null,
-    credentialSchema: null,
-    ...extra,
-  };
-}
-
-const TYPES: Record<string, NodeType> = {
-  "flow.start": nodeType("flow.start", { trigger: true }),
-  "flow.set": nodeType("flow.set"),
-  "flow.if": nodeType("flow.if", { ports: ["true", "false"] }),
-  "flow.switch": nodeType("flow.switch"),
-  "flow.merge": nodeType("flow.merge"),
-  "flow.fail": nodeType("flow.fail"),
-  "http.request": nodeType("http.request"),
-};
 
 describe("reuseUnchanged", () => {
   const wf = examples().find(([f]) => f === "order-alert.yaml")![1];

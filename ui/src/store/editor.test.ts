@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import type { NodeType, Workflow, WorkflowDetail } from "../api/types";
+import { nodeType } from "../graph/testFixtures";
+import type { Workflow, WorkflowDetail } from "../api/types";
 import { edgeId, toFlow } from "../graph/convert";
 import {
   CLIPBOARD_KIND,
@@ -15,28 +16,6 @@ import {
   useEditor,
 } from "./editor";
 
-function nodeType(type: string, extra: Partial<NodeType> = {}): NodeType {
-  const [connector = "", action = ""] = type.split(".");
-  return {
-    type,
-    connector,
-    action,
-    name: connector,
-    description: "",
-    category: "Core",
-    icon: null,
-    version: "1",
-    docsUrl: null,
-    ports: ["main"],
-    trigger: false,
-    forEach: true,
-    service: null,
-    inputSchema: {},
-    outputSchema: null,
-    credentialSchema: null,
-    ...extra,
-  };
-}
 
 const TYPES = [
   nodeType("flow.start", { trigger: true }),
