@@ -745,6 +745,9 @@ async def test_memberships_decide_what_sessions_and_keys_may_do(
         }
         away = (await me(client, token, **{"X-FlowForge-Org": second_id})).json()
         assert (away["orgId"], away["role"]) == (second_id, "viewer")
+        # what the role grants, for clients that disable what it does not (the editor)
+        assert "workflows:read" in away["rolePermissions"]
+        assert "workflows:write" not in away["rolePermissions"]
         by_path = await client.get(f"/api/v1/orgs/{second_id}", headers=bearer(token))
         assert (by_path.json()["id"], by_path.json()["role"]) == (second_id, "viewer")
         created = await client.post("/api/v1/workflows", json=HELLO, headers=bearer(token))

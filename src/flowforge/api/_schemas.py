@@ -478,6 +478,9 @@ class MeOut(_Out):
     user: UserOut | None = Field(description="None for a service API key")
     org_id: str
     role: Role
+    role_permissions: list[str] = Field(
+        description="What the role grants ('*': everything); an API key's scopes narrow it"
+    )
     key_id: str | None
     scopes: list[str]
     orgs: list[OrgOut]

@@ -36,7 +36,7 @@ from flowforge.api.audit import record
 from flowforge.security.auth import SignedIn, Unauthenticated
 from flowforge.security.passwords import check_password_policy, hash_password
 from flowforge.security.ratelimit import Plan
-from flowforge.security.rbac import Caller, Forbidden, Role
+from flowforge.security.rbac import ROLE_PERMISSIONS, Caller, Forbidden, Role
 from flowforge.server import LOGIN_GROUP, Server
 from flowforge.store import NotFound
 
@@ -189,6 +189,7 @@ async def me(server: ServerDep, caller: CallerDep) -> MeOut:
             user=None,
             org_id=caller.org_id,
             role=caller.role,
+            role_permissions=sorted(ROLE_PERMISSIONS[caller.role]),
             key_id=caller.key_id,
             scopes=sorted(caller.scopes),
             orgs=[OrgOut.of(org, caller.role)],
@@ -199,6 +200,7 @@ async def me(server: ServerDep, caller: CallerDep) -> MeOut:
         user=UserOut.of(user),
         org_id=caller.org_id,
         role=caller.role,
+        role_permissions=sorted(ROLE_PERMISSIONS[caller.role]),
         key_id=caller.key_id,
         scopes=sorted(caller.scopes),
         orgs=[OrgOut.of(org, role) for org, role in orgs],

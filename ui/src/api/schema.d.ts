@@ -1437,6 +1437,11 @@ export interface components {
             /** Orgid */
             orgId: string;
             role: components["schemas"]["Role"];
+            /**
+             * Rolepermissions
+             * @description What the role grants ('*': everything); an API key's scopes narrow it
+             */
+            rolePermissions: string[];
             /** Keyid */
             keyId: string | null;
             /** Scopes */

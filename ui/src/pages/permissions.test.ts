@@ -14,11 +14,14 @@ describe("scopeAllows", () => {
 });
 
 describe("whyNot", () => {
-  const viewer = { role: "viewer" as const, scopes: ["*"] };
-  const admin = { role: "admin" as const, scopes: ["*"] };
-  const owner = { role: "owner" as const, scopes: ["*"] };
+  // rolePermissions as /api/v1/auth/me reports them (security/rbac.py ROLE_PERMISSIONS)
+  const viewing = ["account:write", "apikeys:own", "executions:read", "members:read", "orgs:create", "workflows:export", "workflows:read"];
+  const administering = [...viewing, "apikeys:admin", "audit:read", "credentials:read", "credentials:use", "credentials:write", "executions:delete", "executions:write", "members:write", "metrics:read", "services:*", "workflows:delete", "workflows:share", "workflows:write"];
+  const viewer = { role: "viewer" as const, rolePermissions: viewing, scopes: ["*"] };
+  const admin = { role: "admin" as const, rolePermissions: administering, scopes: ["*"] };
+  const owner = { role: "owner" as const, rolePermissions: ["*"], scopes: ["*"] };
 
-  it("follows the role table of rbac.py", () => {
+  it("follows the permissions the server reports for the role", () => {
     expect(can(viewer, "workflows:read")).toBe(true);
     expect(whyNot(viewer, "workflows:write")).toBe("Your role (viewer) does not allow workflows:write");
     expect(can(admin, "members:write")).toBe(true);
@@ -28,7 +31,7 @@ describe("whyNot", () => {
   });
 
   it("narrows by the scopes of an API key", () => {
-    const key = { role: "owner" as const, scopes: ["workflows:read"] };
+    const key = { role: "owner" as const, rolePermissions: ["*"], scopes: ["workflows:read"] };
     expect(can(key, "workflows:read")).toBe(true);
     expect(whyNot(key, "workflows:write")).toMatch(/scopes/);
   });

@@ -1,43 +1,10 @@
-// What the caller's role and key scopes allow, mirrored from src/flowforge/security/rbac.py so
-// that controls the server would refuse are disabled with the reason. The server still
-// decides: its 403 is shown if the two ever disagree.
+// What the caller's role (as /auth/me reports its permissions) and key scopes allow, so that
+// controls the server would refuse are disabled with the reason. The server still decides:
+// its 403 is shown if the two ever disagree.
 import type { Me, Role } from "../../api/types";
-
-const VIEWER = [
-  "workflows:read",
-  "workflows:export",
-  "executions:read",
-  "members:read",
-  "apikeys:own",
-  "account:write",
-  "orgs:create",
-];
-const EDITOR = [
-  ...VIEWER,
-  "workflows:write",
-  "workflows:delete",
-  "workflows:share",
-  "executions:write",
-  "executions:delete",
-  "credentials:read",
-  "credentials:write",
-  "credentials:use",
-  "services:*",
-];
-const ADMIN = [...EDITOR, "members:write", "apikeys:admin", "audit:read", "metrics:read"];
-
-export const ROLE_PERMISSIONS: Record<Role, readonly string[]> = {
-  viewer: VIEWER,
-  editor: EDITOR,
-  admin: ADMIN,
-  owner: ["*"],
-};
 
 /** Roles from least to most powerful. */
 export const ROLES: readonly Role[] = ["viewer", "editor", "admin", "owner"];
-
-/** Every permission a route names (for the scopes of a new API key). */
-export const KNOWN_SCOPES: readonly string[] = [...ADMIN, "org:write", "members:owner"];
 
 /** Whether `granted` scopes cover `needed` (security/apikeys.py `scope_allows`). */
 export function scopeAllows(granted: readonly string[], needed: string): boolean {
@@ -49,15 +16,15 @@ export function scopeAllows(granted: readonly string[], needed: string): boolean
   return false;
 }
 
-type Caller = Pick<Me, "role" | "scopes"> | null | undefined;
+type Caller = Pick<Me, "role" | "rolePermissions" | "scopes"> | null | undefined;
 
 /**
  * Why the caller may not do `permission` in their organisation, or null if they may (or if
  * who they are is not known yet: the server will say).
  */
 export function whyNot(caller: Caller, permission: string): string | null {
-  if (!caller) return null;
-  if (!scopeAllows(ROLE_PERMISSIONS[caller.role], permission)) {
+  if (!caller?.rolePermissions) return null; // a session stored before the server said
+  if (!scopeAllows(caller.rolePermissions, permission)) {
     return `Your role (${caller.role}) does not allow ${permission}`;
   }
   if (!scopeAllows(caller.scopes, permission)) {
